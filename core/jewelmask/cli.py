@@ -1,0 +1,220 @@
+"""The ``jewelmask`` command line.
+
+Only this module prints and exits; the engine raises.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from . import __version__
+from .errors import JewelmaskError
+
+SAVE_CHOICES = ("mask", "cutout", "both")
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+class _Progress:
+    """A one-line progress display on stderr (only on a terminal)."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, fraction: float) -> None:
+        if self.tty:
+            bar = int(round(fraction * 20))
+            sys.stderr.write(f"\r  {self.label} [{'#' * bar}{'.' * (20 - bar)}] {fraction:4.0%}")
+            sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.tty:
+            sys.stderr.write("\r" + " " * (len(self.label) + 34) + "\r")
+            sys.stderr.flush()
+
+
+def _output_paths(image: Path, out_dir: Path, save: str) -> dict[str, Path]:
+    stem = image.stem
+    if save == "mask":
+        return {"mask": out_dir / f"{stem}.png"}
+    if save == "cutout":
+        return {"cutout": out_dir / f"{stem}.png"}
+    return {"cutout": out_dir / f"{stem}.png", "mask": out_dir / f"{stem}.mask.png"}
+
+
+def _process_one(path: Path, args, out_dir: Path) -> dict[str, Path]:
+    from . import io
+    from .recipes import run_recipe
+
+    targets = _output_paths(path, out_dir, args.save)
+    for t in targets.values():
+        if t.resolve() == path.resolve():
+            raise JewelmaskError(
+                f"{t} is the input image itself; choose another --out folder "
+                "(jewelmask never overwrites an original)"
+            )
+        if t.exists() and not args.overwrite:
+            raise JewelmaskError(f"{t} exists; pass --overwrite to replace it")
+    loaded = io.read_image(path)
+    bits = args.bits or (16 if loaded.bit_depth >= 16 else 8)
+    progress = _Progress(path.name)
+    try:
+        alpha = run_recipe(loaded.rgb, recipe=args.recipe, model=args.model, progress=progress)
+    finally:
+        progress.done()
+    if "mask" in targets:
+        io.write_mask(targets["mask"], alpha, bits=bits, protect=path)
+    if "cutout" in targets:
+        io.write_cutout(targets["cutout"], loaded.rgb, alpha, bits=bits,
+                        icc_profile=loaded.icc_profile, protect=path)
+    return targets
+
+
+def cmd_cutout(args) -> int:
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    n = len(args.images)
+    for i, name in enumerate(args.images, 1):
+        path = Path(name)
+        t0 = time.perf_counter()
+        try:
+            targets = _process_one(path, args, out_dir)
+        except JewelmaskError as exc:
+            failed += 1
+            _log(f"[{i}/{n}] {path}: FAILED: {exc}")
+            continue
+        dt = time.perf_counter() - t0
+        written = ", ".join(str(p) for p in targets.values())
+        _log(f"[{i}/{n}] {path} -> {written} ({dt:.1f} s)")
+    if failed:
+        _log(f"{failed} of {n} images failed; the others were written.")
+    return 1 if failed else 0
+
+
+def sample_image_path() -> Path:
+    """The sample photo shipped inside the package."""
+    return Path(__file__).resolve().parent / "data" / "sample.jpg"
+
+
+def cmd_demo(args) -> int:
+    sample = sample_image_path()
+    if not sample.is_file():
+        _log(f"the sample photo is missing from the installation ({sample}); reinstall jewelmask")
+        return 2
+    out_dir = Path(args.out)
+    ns = argparse.Namespace(save="both", recipe=args.recipe, model=args.model,
+                            bits=None, overwrite=True)
+    t0 = time.perf_counter()
+    try:
+        targets = _process_one(sample, ns, out_dir.resolve())
+    except JewelmaskError as exc:
+        _log(f"demo failed: {exc}")
+        return 1
+    _log(f"demo: {sample.name} ({args.recipe} recipe) in {time.perf_counter() - t0:.1f} s")
+    print(f"cutout: {targets['cutout']}")
+    print(f"mask:   {targets['mask']}")
+    return 0
+
+
+def cmd_models(args) -> int:
+    from . import models
+
+    if args.models_cmd == "list":
+        print(f"model folder: {models.model_home()} (set U2NET_HOME to move it)")
+        for info in models.MODELS.values():
+            mark = "installed" if models.is_installed(info.name) else "not installed"
+            default = " (default)" if info.name == models.DEFAULT_MODEL else ""
+            print(f"  {info.name:24s} {info.input_size:5d} px  ~{info.approx_mb:4d} MB  "
+                  f"{mark:13s} {info.good_for}{default}")
+        return 0
+    if args.models_cmd == "fetch":
+        try:
+            path = models.fetch_model(args.name, log=_log)
+        except (JewelmaskError, ValueError) as exc:
+            _log(f"error: {exc}")
+            return 1
+        print(path)
+        return 0
+    return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .models import DEFAULT_MODEL, MODELS
+    from .recipes import DEFAULT_RECIPE, RECIPES
+
+    recipes_help = "; ".join(f"{k}: {v}" for k, v in RECIPES.items())
+    p = argparse.ArgumentParser(
+        prog="jewelmask",
+        description="Masks for jewelry product photos that keep chains, prongs and the gaps "
+                    "between links. Results are masks or cutouts; originals are never changed.",
+    )
+    p.add_argument("--version", action="version", version=f"jewelmask {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    c = sub.add_parser(
+        "cutout", help="mask or cut out product photos",
+        description="Compute the jewelry mask of each IMAGE and write it into --out. "
+                    "With --save mask: DIR/<name>.png, a greyscale mask the size of the photo "
+                    "(white = jewelry). With cutout: DIR/<name>.png with transparency. "
+                    "With both: the cutout as <name>.png and the mask as <name>.mask.png. "
+                    "16-bit photos give 16-bit outputs.",
+    )
+    c.add_argument("images", nargs="+", metavar="IMAGE", help="JPEG, PNG, TIFF or WebP files")
+    c.add_argument("--out", required=True, metavar="DIR", help="folder for the results (created if needed)")
+    c.add_argument("--save", choices=SAVE_CHOICES, default="mask", help="what to write (default: mask)")
+    c.add_argument("--recipe", choices=list(RECIPES), default=DEFAULT_RECIPE,
+                   help=f"how the mask is made (default: {DEFAULT_RECIPE}). {recipes_help}")
+    c.add_argument("--model", choices=list(MODELS), default=DEFAULT_MODEL,
+                   help=f"AI model for the first pass (default: {DEFAULT_MODEL}; see `jewelmask models list`)")
+    c.add_argument("--bits", type=int, choices=(8, 16), default=None,
+                   help="bit depth of the outputs (default: that of the photo)")
+    c.add_argument("--overwrite", action="store_true", help="replace results that already exist")
+    c.set_defaults(func=cmd_cutout)
+
+    d = sub.add_parser("demo", help="run the main job on the sample photo shipped with jewelmask")
+    d.add_argument("--out", default="jewelmask-demo", metavar="DIR",
+                   help="folder for the results (default: ./jewelmask-demo)")
+    d.add_argument("--recipe", choices=list(RECIPES), default=DEFAULT_RECIPE)
+    d.add_argument("--model", choices=list(MODELS), default=DEFAULT_MODEL)
+    d.set_defaults(func=cmd_demo)
+
+    m = sub.add_parser("models", help="list or install the AI models")
+    msub = m.add_subparsers(dest="models_cmd", metavar="ACTION")
+    msub.required = True
+    msub.add_parser("list", help="the known models and which are installed")
+    f = msub.add_parser("fetch", help="download a model into the model folder ($U2NET_HOME)")
+    f.add_argument("name", choices=list(MODELS), metavar="NAME", help=", ".join(MODELS))
+    m.set_defaults(func=cmd_models)
+
+    try:
+        from . import cli_paths
+    except ImportError:
+        pass
+    else:
+        cli_paths.add_parser(sub)
+    return p
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        _log("interrupted")
+        return 130
+    except JewelmaskError as exc:
+        _log(f"error: {exc}")
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
