@@ -4,33 +4,202 @@ A recipe takes the photo and returns a float32 alpha in [0, 1] the size of
 the photo. The CLI, the batch and the editors all go through
 :func:`run_recipe`, so a recipe gives the same mask everywhere.
 
-Recipes now:
-
-``ai``
-    The full-detail AI pass (:func:`jewelmask.ai.ai_alpha`).
+The rules of ``auto`` are written down in ``docs/recipes.md``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+import cv2
 import numpy as np
 
 from .ai import AISettings, ai_alpha
+from .backdrop import backdrop_difference, backdrop_plate, to_lab
+from .detail import (
+    ChannelSettings,
+    ColourSettings,
+    _disk,
+    _evidence,
+    channel_mask,
+    colour_range_mask,
+    keep_connected,
+    open_gaps,
+    plate_alpha,
+)
+from .dtypes import as_float_image
 
-__all__ = ["RECIPES", "DEFAULT_RECIPE", "RecipeSettings", "run_recipe"]
+__all__ = ["RECIPES", "DEFAULT_RECIPE", "PRESETS", "AutoSettings", "RecipeSettings",
+           "run_recipe", "choose_preset", "auto_stages"]
 
 RECIPES = {
-    "ai": "the full-detail AI pass: a global look, then crops at a finer scale",
+    "auto": "AI for the bulk, backdrop-plate detail for chains and prongs, gaps opened (default)",
+    "ai": "the full-detail AI pass alone: a global look, then crops at a finer scale",
+    "channel": "channel mask: the channel with most contrast to the backdrop, crushed by Levels",
+    "colour": "colour-range recovery of metal tones, connected to what the AI found",
 }
-DEFAULT_RECIPE = "ai"
+DEFAULT_RECIPE = "auto"
+
+
+@dataclass(frozen=True)
+class AutoSettings:
+    """Settings of the detail steps of ``auto``.
+
+    Attributes
+    ----------
+    k_noise : float
+        A difference from the plate counts as jewelry when it is this many
+        times the local backdrop scatter (higher for textured backdrops).
+    min_delta : float
+        ... and at least this Delta E.
+    shadow_chroma : float
+        Hue change (Delta E in a*b*) below which a darkening is a shadow.
+    min_contrast : float
+        Delta E of fully covered metal against the backdrop at least.
+    open_gaps : bool
+        Reopen backdrop seen through links, rings and prongs.
+    gap_min_area : int
+        Smallest hole reopened, in pixels.
+    keep_shadows : bool
+        Keep shadows and reflections (off: they are backdrop).
+    plate_smoothness : float
+        Scale of the backdrop plate (fraction of the long side).
+    """
+
+    k_noise: float = 4.0
+    min_delta: float = 4.0
+    shadow_chroma: float = 5.0
+    min_contrast: float = 10.0
+    open_gaps: bool = True
+    gap_min_area: int = 3
+    keep_shadows: bool = False
+    plate_smoothness: float = 0.035
+
+
+PRESETS: dict[str, AutoSettings] = {
+    "white-sweep": AutoSettings(),
+    "grey-sweep": AutoSettings(k_noise=4.0, min_delta=3.5, shadow_chroma=4.0),
+    "textured": AutoSettings(k_noise=6.0, min_delta=7.0, shadow_chroma=7.0, gap_min_area=8),
+}
 
 
 @dataclass(frozen=True)
 class RecipeSettings:
-    """Settings of every step a recipe may use; each front end builds one."""
+    """Settings of every step a recipe may use; each front end builds one.
 
-    ai: AISettings = field(default_factory=AISettings)
+    ``preset`` names an entry of :data:`PRESETS`, or ``"auto"`` to choose
+    one from the image; ``detail`` overrides it when given.
+    """
+
+    ai: AISettings = field(default_factory=lambda: AISettings(tile_budget=6))
+    preset: str = "auto"
+    detail: AutoSettings | None = None
+    channel: ChannelSettings = field(default_factory=ChannelSettings)
+    colour: ColourSettings = field(default_factory=ColourSettings)
+
+    def __post_init__(self):
+        if self.preset != "auto" and self.preset not in PRESETS:
+            raise ValueError(f"preset must be 'auto' or one of {', '.join(PRESETS)}, got {self.preset!r}")
+
+
+def choose_preset(plate) -> str:
+    """Pick a preset from the fitted plate: texture and brightness of the backdrop."""
+    noise = float(np.median(plate.noise_small))
+    light = float(np.median(plate.lab_small[..., 0]))
+    if noise > 2.5:
+        return "textured"
+    return "white-sweep" if light > 85 else "grey-sweep"
+
+
+def _roi(rgb: np.ndarray, ai: np.ndarray, plate, margin_frac: float = 0.05):
+    """The box that holds the jewelry: what the AI found and any long
+    structure that differs from the plate at quarter resolution."""
+    H, W = ai.shape
+    f = min(1.0, 1600 / max(H, W))
+    h, w = max(8, round(H * f)), max(8, round(W * f))
+    small = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+    lab = to_lab(small)
+    pl = cv2.resize(plate.lab_small, (w, h), interpolation=cv2.INTER_LINEAR)
+    nz = cv2.resize(plate.noise_small, (w, h), interpolation=cv2.INTER_LINEAR)
+    d = np.linalg.norm(lab - pl, axis=2)
+    ai_small = cv2.resize(ai, (w, h), interpolation=cv2.INTER_AREA)
+    cand = d > np.maximum(4.0 * nz, 4.0)
+    found = keep_connected(cand, ai_small > 0.3, min_area=30, min_extent=25) | (ai_small > 0.05)
+    if not found.any():
+        return None
+    rows = np.flatnonzero(found.any(axis=1))
+    cols = np.flatnonzero(found.any(axis=0))
+    m = int(margin_frac * max(H, W))
+    return (max(0, int(rows[0] / f) - m), max(0, int(cols[0] / f) - m),
+            min(H, int((rows[-1] + 1) / f) + m), min(W, int((cols[-1] + 1) / f) + m))
+
+
+def auto_stages(image, *, settings: RecipeSettings | None = None, progress=None,
+                ai: np.ndarray | None = None) -> dict:
+    """Run ``auto`` and return every stage (for the docs and for debugging).
+
+    Returns a dict of (H, W) float32 maps: ``ai``, ``detail`` (plate alpha
+    of connected structures), ``bulk`` (the AI core with exact edges),
+    ``gaps_opened`` and ``alpha`` (the result); and ``preset`` (str).
+    """
+    settings = settings or RecipeSettings()
+    rgb, _ = as_float_image(image)
+    rgb = np.clip(rgb, 0, 1)
+    H, W = rgb.shape[:2]
+    report = progress or (lambda f: None)
+    if ai is None:
+        ai = ai_alpha(rgb, settings=settings.ai, progress=lambda f: report(0.7 * f))
+    plate = backdrop_plate(rgb, ai, smoothness=(settings.detail or PRESETS["white-sweep"]).plate_smoothness)
+    preset = settings.preset if settings.preset != "auto" else choose_preset(plate)
+    cfg = settings.detail or PRESETS[preset]
+    report(0.75)
+    stages = {"ai": ai, "preset": preset}
+    box = _roi(rgb, ai, plate)
+    alpha = np.zeros((H, W), np.float32)
+    if box is None:
+        stages.update(detail=alpha, bulk=alpha, gaps_opened=alpha, alpha=alpha)
+        report(1.0)
+        return stages
+    r0, c0, r1, c1 = box
+    diff = backdrop_difference(rgb, plate, box=box)
+    a_ai = ai[r0:r1, c0:c1]
+    strong, weak = _evidence(diff, k_noise=cfg.k_noise, min_delta=cfg.min_delta,
+                             shadow_chroma=cfg.shadow_chroma)
+    if cfg.keep_shadows:
+        thr = np.maximum(cfg.k_noise * diff.noise, cfg.min_delta)
+        strong |= diff.total > thr
+        weak |= diff.total > 0.5 * thr
+    pa = plate_alpha(diff, min_contrast=cfg.min_contrast)
+    core = a_ai >= 0.5
+    # detail: evidence connected (through weak evidence) to the AI core or to
+    # long strong structures of its own
+    seeds = strong & (cv2.dilate(core.astype(np.uint8), _disk(2)) > 0)
+    linked = keep_connected(weak, seeds | (strong & core), min_area=80, min_extent=40)
+    linked &= keep_connected(weak, strong, min_area=0, min_extent=0)
+    detail = np.where(linked, pa, 0.0).astype(np.float32)
+    # bulk: the AI's core, eroded so its soft edge is replaced by plate alpha
+    inner = cv2.erode(core.astype(np.uint8), _disk(2)) > 0
+    band = (cv2.dilate(core.astype(np.uint8), _disk(2)) > 0) & ~inner
+    bulk = np.where(inner, 1.0, np.where(band, pa, 0.0)).astype(np.float32)
+    if cfg.open_gaps:
+        opened = open_gaps(bulk, diff, k_noise=cfg.k_noise * 0.75, min_area=cfg.gap_min_area,
+                           min_delta=cfg.min_delta * 0.75)
+    else:
+        opened = bulk
+    out = np.maximum(opened, detail)
+    if cfg.open_gaps:
+        # the detail may not refill what was reopened
+        holes = (bulk > 0.5) & (opened == 0)
+        out[holes] = np.minimum(out[holes], pa[holes])
+    alpha[r0:r1, c0:c1] = out
+    def full(x):
+        m = np.zeros((H, W), np.float32)
+        m[r0:r1, c0:c1] = x
+        return m
+    stages.update(detail=full(detail), bulk=full(bulk), gaps_opened=full(opened), alpha=alpha,
+                  box=box)
+    report(1.0)
+    return stages
 
 
 def run_recipe(image, *, recipe: str = DEFAULT_RECIPE,
@@ -56,9 +225,15 @@ def run_recipe(image, *, recipe: str = DEFAULT_RECIPE,
     if recipe not in RECIPES:
         raise ValueError(f"recipe={recipe!r} is not known; choose one of: {', '.join(RECIPES)}")
     settings = settings or RecipeSettings()
-    ai_settings = settings.ai
-    if model is not None and model != ai_settings.model:
-        from dataclasses import replace
-
-        ai_settings = replace(ai_settings, model=model)
-    return ai_alpha(image, settings=ai_settings, progress=progress)
+    if model is not None and model != settings.ai.model:
+        settings = replace(settings, ai=replace(settings.ai, model=model))
+    if recipe == "ai":
+        return ai_alpha(image, settings=settings.ai, progress=progress)
+    if recipe == "auto":
+        return auto_stages(image, settings=settings, progress=progress)["alpha"]
+    rgb, _ = as_float_image(image)
+    ai = ai_alpha(rgb, settings=settings.ai, progress=progress)
+    plate = backdrop_plate(rgb, ai)
+    if recipe == "channel":
+        return channel_mask(rgb, settings=settings.channel, plate=plate, hint=ai)
+    return colour_range_mask(rgb, settings=settings.colour, plate=plate, anchor=ai)

@@ -1,0 +1,216 @@
+"""The backdrop plate: what the studio sweep looks like behind the jewelry.
+
+A sweep is never flat: gradients, vignette, tinted light and soft shadows.
+:func:`backdrop_plate` estimates it as a smooth surface fitted robustly to
+the pixels that are backdrop, so the jewelry does not bend it, and
+:func:`backdrop_difference` measures every pixel against it in a perceptual
+(CIE Lab) space, so one threshold holds across the frame.
+
+Shadows are darker, of the same chromaticity, and soft: the difference map
+separates a *sharp* part (edges narrower than a few pixels: metal, wires,
+prongs) from a *soft* part (shadows, reflections, defocused backdrop), and
+reports how neutral a darkening is, which is what tells a shadow from metal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .dtypes import as_float_image
+
+__all__ = ["Plate", "backdrop_plate", "BackdropDifference", "backdrop_difference", "to_lab"]
+
+
+def to_lab(rgb: np.ndarray) -> np.ndarray:
+    """sRGB float in [0, 1] (H, W, 3) to CIE Lab (L in [0, 100]), float32."""
+    return cv2.cvtColor(np.ascontiguousarray(np.clip(rgb, 0, 1), np.float32), cv2.COLOR_RGB2Lab)
+
+
+@dataclass(frozen=True)
+class Plate:
+    """A fitted backdrop.
+
+    Attributes
+    ----------
+    lab_small : (h, w, 3) float32
+        The plate in Lab at the working resolution.
+    noise_small : (h, w) float32
+        Local scatter of the backdrop around the plate (Delta E), robust:
+        high on textured paper or marble, low on a clean sweep.
+    scale : float
+        Working resolution over full resolution.
+    shape : (H, W)
+        Full image size.
+    support : float
+        Fraction of the frame used as backdrop evidence.
+    """
+
+    lab_small: np.ndarray
+    noise_small: np.ndarray
+    scale: float
+    shape: tuple[int, int]
+    support: float
+
+    def lab(self, box=None) -> np.ndarray:
+        """The plate in Lab at full resolution, optionally only in box (r0, c0, r1, c1)."""
+        return _upsample(self.lab_small, self.shape, box)
+
+    def noise(self, box=None) -> np.ndarray:
+        return _upsample(self.noise_small, self.shape, box)
+
+    def rgb(self, box=None) -> np.ndarray:
+        """The plate as sRGB float32 in [0, 1] at full resolution (or in box)."""
+        lab = self.lab(box)
+        return np.clip(cv2.cvtColor(lab, cv2.COLOR_Lab2RGB), 0, 1)
+
+
+def _upsample(small: np.ndarray, shape, box=None) -> np.ndarray:
+    H, W = shape
+    h, w = small.shape[:2]
+    if box is None:
+        box = (0, 0, H, W)
+    r0, c0, r1, c1 = box
+    # sample the small map at the full-res pixel centres of the box
+    sy, sx = h / H, w / W
+    map_c = ((np.arange(c0, c1, dtype=np.float32) + 0.5) * sx - 0.5)
+    map_r = ((np.arange(r0, r1, dtype=np.float32) + 0.5) * sy - 0.5)
+    mx = np.broadcast_to(map_c[None, :], (r1 - r0, c1 - c0))
+    my = np.broadcast_to(map_r[:, None], (r1 - r0, c1 - c0))
+    return cv2.remap(small, np.ascontiguousarray(mx), np.ascontiguousarray(my),
+                     interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _norm_conv(values: np.ndarray, weight: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """Gaussian normalised convolution: a weighted local mean that ignores weight-0 pixels."""
+    w = cv2.GaussianBlur(weight, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+    if values.ndim == 3:
+        v = cv2.GaussianBlur(values * weight[..., None], (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+        return v / np.maximum(w, 1e-6)[..., None], w
+    v = cv2.GaussianBlur(values * weight, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+    return v / np.maximum(w, 1e-6), w
+
+
+def backdrop_plate(image, exclude=None, *, work_size: int = 480, smoothness: float = 0.035,
+                   iterations: int = 3) -> Plate:
+    """Fit the backdrop plate.
+
+    Parameters
+    ----------
+    image : (H, W, 3) array, uint8, uint16 or float
+    exclude : (H, W) array, optional
+        Where the jewelry probably is (e.g. the AI alpha); pixels with value
+        above 0.05 are not used as backdrop evidence. Thin structures missed
+        here are rejected by the robust fit anyway.
+    work_size : int
+        Long side of the working resolution.
+    smoothness : float
+        Scale of the plate, as a fraction of the long side: larger follows
+        the sweep more loosely (and soft shadows less).
+    iterations : int
+        Robust re-weighting rounds.
+
+    Returns
+    -------
+    Plate
+    """
+    rgb, _ = as_float_image(image)
+    if not 64 <= work_size <= 4096:
+        raise ValueError(f"work_size must be in [64, 4096], got {work_size}")
+    if not 0.002 <= smoothness <= 0.5:
+        raise ValueError(f"smoothness must be in [0.002, 0.5], got {smoothness}")
+    H, W = rgb.shape[:2]
+    scale = min(1.0, work_size / max(H, W))
+    h, w = max(8, round(H * scale)), max(8, round(W * scale))
+    small = cv2.resize(np.clip(rgb, 0, 1), (w, h), interpolation=cv2.INTER_AREA)
+    lab = to_lab(small)
+    weight = np.ones((h, w), np.float32)
+    if exclude is not None:
+        ex = np.asarray(exclude, np.float32)
+        if ex.shape != (H, W):
+            raise ValueError(f"exclude must have shape {(H, W)}, got {ex.shape}")
+        ex_small = cv2.resize(ex, (w, h), interpolation=cv2.INTER_AREA)
+        ex_small = cv2.dilate((ex_small > 0.02).astype(np.uint8), np.ones((5, 5), np.uint8))
+        weight[ex_small > 0] = 0.0
+    sigma = smoothness * max(h, w)
+    # robust local statistics: re-weight by the residual against the plate
+    plate, wsum = _norm_conv(lab, weight, sigma)
+    for _ in range(iterations):
+        resid = np.linalg.norm(lab - plate, axis=2)
+        scat, _ = _norm_conv(resid, weight, sigma * 1.5)
+        scat = np.maximum(scat, 0.5)
+        w_new = weight * (resid < 3.0 * scat + 1.0)
+        plate, wsum = _norm_conv(lab, w_new.astype(np.float32), sigma)
+    # far from any evidence (large excluded regions): widen the support
+    thin = wsum < 0.05
+    if thin.any():
+        wide, _ = _norm_conv(lab, w_new.astype(np.float32), sigma * 4)
+        t = np.clip(wsum / 0.05, 0, 1)[..., None]
+        plate = t * plate + (1 - t) * wide
+    resid = np.linalg.norm(lab - plate, axis=2)
+    noise, _ = _norm_conv(resid, w_new.astype(np.float32), sigma)
+    # the residual of a clean sweep at this resolution underestimates
+    # full-resolution grain: keep a floor
+    noise = np.maximum(noise, 0.6).astype(np.float32)
+    return Plate(plate.astype(np.float32), noise, scale, (H, W), float(w_new.mean()))
+
+
+@dataclass(frozen=True)
+class BackdropDifference:
+    """How every pixel differs from the plate (all (h, w) float32, Delta E units).
+
+    ``total`` is the full Lab distance; ``sharp`` the part of it that varies
+    faster than a few pixels (edges, wires); ``chroma`` the distance in the
+    a*b* plane after allowing for a neutral darkening (a shadow changes L and
+    scales a*, b*, and leaves the hue); ``darker`` how much darker than the
+    plate; ``noise`` the local backdrop scatter.
+    """
+
+    total: np.ndarray
+    sharp: np.ndarray
+    chroma: np.ndarray
+    darker: np.ndarray
+    noise: np.ndarray
+
+
+def backdrop_difference(image, plate: Plate, *, box=None, sharp_sigma: float = 2.0) -> BackdropDifference:
+    """Compare the image with the plate, in Lab, at full resolution (or in box).
+
+    Parameters
+    ----------
+    image : (H, W, 3) array
+    plate : Plate
+    box : (r0, c0, r1, c1), optional
+        Work only there (the region around the jewelry), to keep 24 MP fast.
+    sharp_sigma : float
+        Scale in pixels that separates sharp detail from soft shading.
+    """
+    rgb, _ = as_float_image(image)
+    H, W = rgb.shape[:2]
+    if box is None:
+        box = (0, 0, H, W)
+    r0, c0, r1, c1 = box
+    lab = to_lab(rgb[r0:r1, c0:c1])
+    pl = plate.lab(box)
+    d = lab - pl
+    total = np.sqrt((d * d).sum(axis=2))
+    soft = cv2.GaussianBlur(d, (0, 0), sharp_sigma)
+    hp = d - soft
+    sharp = np.sqrt((hp * hp).sum(axis=2))
+    # shadow model: L drops by a factor k, a* and b* scale by about the same k
+    k = np.clip(lab[..., 0] / np.maximum(pl[..., 0], 1.0), 0.0, 1.0)
+    da = lab[..., 1] - k * pl[..., 1]
+    db = lab[..., 2] - k * pl[..., 2]
+    chroma = np.sqrt(da * da + db * db)
+    darker = np.maximum(pl[..., 0] - lab[..., 0], 0.0)
+    # the plate's scatter is measured at its working resolution; the pixel
+    # grain of the photo (sensor noise, JPEG) is measured here, robustly, from
+    # the sharp part over the whole box (the jewelry is a minority of it)
+    step = max(1, int(np.sqrt(sharp.size / 250_000)))
+    grain = 1.25 * float(np.median(sharp[::step, ::step]))
+    noise = np.maximum(plate.noise(box), grain)
+    return BackdropDifference(total.astype(np.float32), sharp.astype(np.float32),
+                              chroma.astype(np.float32), darker.astype(np.float32),
+                              noise.astype(np.float32))

@@ -1,0 +1,443 @@
+"""Detail recovery: what the AI eats, this brings back.
+
+Each step is a pure function usable alone (the editors expose each as a
+command) and the ``auto`` recipe combines them:
+
+:func:`channel_mask`
+    Method 3 of the professional workflow: the channel with the most contrast
+    between jewelry and the local backdrop, a Levels crush to a near-binary
+    silhouette.
+:func:`colour_range_mask`
+    Method 2: metal tones (presets or sampled colours) restored as a soft
+    mask, measured relative to the backdrop, keeping only structures
+    connected to the jewelry.
+:func:`plate_alpha`
+    Fractional coverage from the distance to the backdrop plate, for wires
+    and links of one or two pixels.
+:func:`open_gaps`
+    Background seen through links, inside rings and between prongs made
+    transparent again where the AI filled it in, decided by agreement with
+    the plate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .backdrop import BackdropDifference, Plate, backdrop_difference, backdrop_plate, to_lab
+from .dtypes import as_float_image
+
+__all__ = [
+    "METAL_PRESETS",
+    "ChannelSettings",
+    "channel_mask",
+    "ColourSettings",
+    "colour_range_mask",
+    "plate_alpha",
+    "open_gaps",
+    "keep_connected",
+]
+
+# --- helpers --------------------------------------------------------------
+
+_K3 = np.ones((3, 3), np.uint8)
+
+
+def _disk(radius: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+
+
+def keep_connected(candidate: np.ndarray, anchor: np.ndarray, *, min_area: int = 0,
+                   min_extent: int = 0) -> np.ndarray:
+    """Keep the connected parts of `candidate` that touch `anchor`.
+
+    Parts that do not touch it survive only when they are big enough to be
+    jewelry on their own: at least `min_area` pixels *and* `min_extent`
+    pixels long (a chain lying apart from the pendant), so isolated specks on
+    the backdrop go.
+
+    Parameters
+    ----------
+    candidate, anchor : (H, W) bool arrays
+
+    Returns
+    -------
+    (H, W) bool array
+    """
+    cand = candidate.astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(cand, connectivity=8)
+    if n <= 1:
+        return candidate.astype(bool)
+    touching = np.zeros(n, bool)
+    touching[np.unique(labels[anchor & candidate])] = True
+    if min_area > 0 or min_extent > 0:
+        area = stats[:, cv2.CC_STAT_AREA]
+        extent = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
+        touching |= (area >= max(min_area, 1)) & (extent >= max(min_extent, 1))
+    touching[0] = False
+    return touching[labels]
+
+
+def _box_of(mask: np.ndarray, margin: int):
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return None
+    H, W = mask.shape
+    return (max(0, rows[0] - margin), max(0, cols[0] - margin),
+            min(H, rows[-1] + 1 + margin), min(W, cols[-1] + 1 + margin))
+
+
+# --- plate alpha ------------------------------------------------------------
+
+
+def plate_alpha(diff: BackdropDifference, *, min_contrast: float = 10.0,
+                window: int = 7) -> np.ndarray:
+    """Fractional coverage from the distance to the backdrop plate.
+
+    A pixel of a wire that covers a fraction ``a`` of it has
+    ``I = a F + (1 - a) B``, so its distance to the plate is ``a |F - B|``.
+    ``|F - B|`` is estimated as the largest distance nearby (the wire's
+    fully covered pixels), never below `min_contrast`.
+
+    Parameters
+    ----------
+    diff : BackdropDifference
+    min_contrast : float
+        Delta E of fully covered metal against the backdrop at least.
+    window : int
+        Odd size of the neighbourhood that gives ``|F - B|``.
+
+    Returns
+    -------
+    (h, w) float32 array in [0, 1]
+    """
+    if window < 3 or window % 2 == 0:
+        raise ValueError(f"window must be odd and >= 3, got {window}")
+    total = diff.total
+    full = cv2.dilate(total, np.ones((window, window), np.uint8))
+    full = np.maximum(full, min_contrast)
+    # subtract the backdrop's own scatter so clean backdrop stays at 0
+    a = (total - diff.noise) / np.maximum(full - diff.noise, 1e-3)
+    return np.clip(a, 0.0, 1.0).astype(np.float32)
+
+
+def _evidence(diff: BackdropDifference, *, k_noise: float, min_delta: float,
+              shadow_chroma: float) -> tuple[np.ndarray, np.ndarray]:
+    """(strong, weak) bool maps of jewelry evidence, shadows excluded.
+
+    A pixel is jewelry evidence when its sharp difference stands out of the
+    backdrop scatter, or when it differs in chromaticity (not just darker,
+    which a shadow is).
+    """
+    thr = np.maximum(k_noise * diff.noise, min_delta)
+    sharp = diff.sharp > 0.6 * thr
+    chroma = diff.chroma > np.maximum(shadow_chroma, 0.8 * thr)
+    strong = (diff.total > thr) & (sharp | chroma)
+    # weak: above the scatter, within 2 px of sharp evidence (fills wire centres)
+    near_sharp = cv2.dilate(sharp.astype(np.uint8), _disk(2)) > 0
+    weak = (diff.total > 0.5 * thr) & (near_sharp | chroma)
+    return strong, weak
+
+
+# --- channel mask -----------------------------------------------------------
+
+CHANNELS = ("red", "green", "blue", "luminance", "yellow-blue", "saturation")
+
+
+@dataclass(frozen=True)
+class ChannelSettings:
+    """Settings of the channel mask (Method 3).
+
+    Attributes
+    ----------
+    channel : str
+        ``"auto"`` picks the channel with the most contrast; or one of
+        ``red, green, blue, luminance, yellow-blue, saturation``.
+    black, white : float or None
+        Levels input points on the channel's difference from the backdrop
+        (0-1 scale of the channel). None sets them from the image.
+    gamma : float
+        Levels gamma (1 = linear).
+    """
+
+    channel: str = "auto"
+    black: float | None = None
+    white: float | None = None
+    gamma: float = 1.0
+
+    def __post_init__(self):
+        if self.channel != "auto" and self.channel not in CHANNELS:
+            raise ValueError(f"channel must be 'auto' or one of {', '.join(CHANNELS)}, got {self.channel!r}")
+        if not 0.1 <= self.gamma <= 10:
+            raise ValueError(f"gamma must be in [0.1, 10], got {self.gamma}")
+        for name in ("black", "white"):
+            v = getattr(self, name)
+            if v is not None and not 0 <= v <= 1:
+                raise ValueError(f"{name} must be in [0, 1], got {v}")
+        if self.black is not None and self.white is not None and self.white <= self.black:
+            raise ValueError(f"white ({self.white}) must be above black ({self.black})")
+
+
+def _channel(rgb: np.ndarray, name: str) -> np.ndarray:
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    if name == "red":
+        return r
+    if name == "green":
+        return g
+    if name == "blue":
+        return b
+    if name == "luminance":
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+    if name == "yellow-blue":
+        return 0.5 + 0.5 * ((r + g) / 2 - b)
+    mx = rgb.max(axis=2)
+    return (mx - rgb.min(axis=2)) / np.maximum(mx, 1e-3)
+
+
+def channel_mask(image, mask=None, *, settings: ChannelSettings = ChannelSettings(),
+                 plate: Plate | None = None, hint=None, return_info: bool = False):
+    """Channel masking: the best channel against the backdrop, crushed by Levels.
+
+    Parameters
+    ----------
+    image : (H, W, 3) array, uint8, uint16 or float
+    mask : (H, W) array, optional
+        Region to act in (the editor's selection); 0 outside.
+    settings : ChannelSettings
+    plate : Plate, optional
+        The backdrop plate (fitted here when not given).
+    hint : (H, W) array, optional
+        A rough jewelry alpha (the AI's) used to rate the channels and to
+        set Levels; without it the most deviating pixels are used.
+    return_info : bool
+        Also return a dict with the chosen channel and Levels points.
+
+    Returns
+    -------
+    (H, W) float32 array in [0, 1]
+        Near-binary silhouette with a one-pixel soft edge.
+    """
+    rgb, _ = as_float_image(image)
+    rgb = np.clip(rgb, 0, 1)
+    H, W = rgb.shape[:2]
+    if plate is None:
+        plate = backdrop_plate(rgb, hint)
+    prgb = plate.rgb()
+    if hint is not None:
+        fg = np.asarray(hint, np.float32) > 0.9
+    else:
+        fg = None
+    best, best_score, best_diff = None, -1.0, None
+    names = CHANNELS if settings.channel == "auto" else (settings.channel,)
+    bgmask = None
+    for name in names:
+        d = _channel(rgb, name) - _channel(prgb, name)
+        if fg is None or fg.sum() < 20:
+            mag = np.abs(d)
+            fgm = mag > np.quantile(mag, 0.99)
+        else:
+            fgm = fg
+        if bgmask is None:
+            bgmask = ~(cv2.dilate(fgm.astype(np.uint8), _disk(5)) > 0)
+        sign = 1.0 if np.median(d[fgm]) >= 0 else -1.0
+        d = sign * d
+        spread = float(np.std(d[bgmask])) + 1e-4 if bgmask.any() else 1e-2
+        score = float(np.median(d[fgm])) / spread
+        if score > best_score:
+            best, best_score, best_diff, best_fg = name, score, d, fgm
+    d = best_diff
+    noise = float(np.std(d[bgmask])) if bgmask.any() else 0.01
+    black = settings.black if settings.black is not None else min(0.5, 3.0 * noise + 0.01)
+    white = settings.white if settings.white is not None else max(
+        black + 0.02, float(np.quantile(d[best_fg], 0.3)) if best_fg.any() else black + 0.1)
+    out = np.clip((d - black) / max(white - black, 1e-4), 0, 1)
+    if settings.gamma != 1.0:
+        out = out ** (1.0 / settings.gamma)
+    if mask is not None:
+        out = out * np.clip(np.asarray(mask, np.float32), 0, 1)
+    out = out.astype(np.float32)
+    if return_info:
+        return out, {"channel": best, "black": float(black), "white": float(white),
+                     "gamma": settings.gamma, "score": best_score}
+    return out
+
+
+# --- colour range -----------------------------------------------------------
+
+# Reference metal tones (sRGB 0-255) from shadow to highlight, as they look
+# on a light sweep. The colour range measures how well a pixel fits a mix
+# of one of these with the local backdrop.
+METAL_PRESETS: dict[str, tuple[tuple[int, int, int], ...]] = {
+    "yellow-gold": ((92, 62, 20), (150, 110, 40), (200, 160, 70), (230, 200, 120), (245, 225, 170)),
+    "rose-gold": ((110, 60, 50), (170, 105, 85), (210, 145, 120), (235, 185, 165), (245, 215, 200)),
+    "white-metal": ((45, 45, 48), (90, 90, 95), (140, 142, 146), (190, 192, 196), (225, 226, 228)),
+}
+
+
+@dataclass(frozen=True)
+class ColourSettings:
+    """Settings of the colour-range chain recovery (Method 2).
+
+    Attributes
+    ----------
+    metal : str
+        A key of :data:`METAL_PRESETS`, ``"auto"`` (all presets), or
+        ``"sampled"`` (use `samples`).
+    samples : tuple of (r, g, b) in 0-255
+        Sampled metal colours.
+    tolerance : float
+        Delta E a pixel may stray from the metal-backdrop mix.
+    feather : float
+        Softness of the tolerance edge, in Delta E.
+    connect : bool
+        Keep only structures connected to the jewelry.
+    """
+
+    metal: str = "auto"
+    samples: tuple = ()
+    tolerance: float = 12.0
+    feather: float = 6.0
+    connect: bool = True
+
+    def __post_init__(self):
+        if self.metal not in (*METAL_PRESETS, "auto", "sampled"):
+            raise ValueError(f"metal must be one of {', '.join((*METAL_PRESETS, 'auto', 'sampled'))}, got {self.metal!r}")
+        if self.metal == "sampled" and not self.samples:
+            raise ValueError("metal='sampled' needs samples: a list of (r, g, b) colours")
+        for s in self.samples:
+            if len(s) != 3 or not all(0 <= v <= 255 for v in s):
+                raise ValueError(f"samples must be (r, g, b) triples in 0-255, got {s!r}")
+        if not 1 <= self.tolerance <= 60:
+            raise ValueError(f"tolerance must be in [1, 60], got {self.tolerance}")
+        if not 0 <= self.feather <= 30:
+            raise ValueError(f"feather must be in [0, 30], got {self.feather}")
+
+    def references(self) -> np.ndarray:
+        if self.metal == "sampled":
+            cols = self.samples
+        elif self.metal == "auto":
+            cols = [c for v in METAL_PRESETS.values() for c in v]
+        else:
+            cols = METAL_PRESETS[self.metal]
+        rgb = np.asarray(cols, np.float32).reshape(-1, 1, 3) / 255.0
+        return to_lab(rgb).reshape(-1, 3)
+
+
+def colour_range_mask(image, mask=None, *, settings: ColourSettings = ColourSettings(),
+                      plate: Plate | None = None, anchor=None) -> np.ndarray:
+    """Colour-range chain recovery: metal tones as a soft mask.
+
+    Every pixel is explained as a mix ``a F + (1 - a) B`` of a reference
+    metal tone ``F`` and the local backdrop ``B`` (from the plate); the mask
+    is the mixing fraction ``a``, faded out as the residual grows past the
+    tolerance. Shadows (a darker backdrop of the same hue) do not fit a metal
+    tone, except a neutral one: for white metals a sharp edge is also needed.
+
+    Parameters
+    ----------
+    image : (H, W, 3) array
+    mask : (H, W) array, optional
+        Region to act in (the editor's selection).
+    settings : ColourSettings
+    plate : Plate, optional
+    anchor : (H, W) array, optional
+        The jewelry found so far (e.g. AI alpha); with ``settings.connect``
+        only structures touching it (or long enough to be a chain on their
+        own) are kept. Without it, the most confident detections anchor.
+
+    Returns
+    -------
+    (H, W) float32 array in [0, 1]
+    """
+    rgb, _ = as_float_image(image)
+    rgb = np.clip(rgb, 0, 1)
+    H, W = rgb.shape[:2]
+    if plate is None:
+        plate = backdrop_plate(rgb, anchor)
+    lab = to_lab(rgb)
+    B = plate.lab()
+    refs = settings.references()
+    best_a = np.zeros((H, W), np.float32)
+    best_res = np.full((H, W), np.inf, np.float32)
+    d = lab - B
+    for F in refs:
+        v = F[None, None, :] - B  # backdrop to metal
+        vv = np.maximum((v * v).sum(axis=2), 1.0)
+        a = np.clip((d * v).sum(axis=2) / vv, 0.0, 1.0)
+        res = np.linalg.norm(d - a[..., None] * v, axis=2)
+        # weight the residual by how far the mix goes: near-backdrop pixels
+        # (a ~ 0) fit anything and are decided by a alone
+        better = res < best_res
+        best_res = np.where(better, res, best_res)
+        best_a = np.where(better, a, best_a)
+    fit = np.clip(1.0 - (best_res - settings.tolerance) / max(settings.feather, 1e-3), 0, 1)
+    if settings.feather == 0:
+        fit = (best_res <= settings.tolerance).astype(np.float32)
+    diff = backdrop_difference(rgb, plate)
+    thr = np.maximum(3.0 * diff.noise, 4.0)
+    # a neutral darkening is a shadow unless it has a sharp edge
+    shadow_like = (diff.chroma < np.maximum(4.0, thr)) & (diff.sharp < 0.6 * thr)
+    out = best_a * fit * (diff.total > thr * 0.5) * (~shadow_like)
+    if mask is not None:
+        out = out * np.clip(np.asarray(mask, np.float32), 0, 1)
+    if settings.connect:
+        cand = out > 0.25
+        if anchor is not None:
+            anc = np.asarray(anchor, np.float32) > 0.5
+        else:
+            anc = out > 0.9
+        keep = keep_connected(cand, anc, min_area=60, min_extent=40)
+        keep = cv2.dilate(keep.astype(np.uint8), _K3) > 0
+        out = out * keep
+    return out.astype(np.float32)
+
+
+# --- gaps -------------------------------------------------------------------
+
+
+def open_gaps(alpha, diff: BackdropDifference, *, k_noise: float = 3.0, min_area: int = 4,
+              max_texture: float = 1.5, min_delta: float = 3.0) -> np.ndarray:
+    """Make backdrop seen through the jewelry transparent again.
+
+    Inside the current mask, connected regions that agree with the backdrop
+    plate (within the local scatter) and are as smooth as the backdrop are
+    holes: link eyes, ring interiors, between prongs. A clear stone on a
+    white sweep is not one: its facets make it textured, and it is kept.
+
+    Parameters
+    ----------
+    alpha : (h, w) float32 array
+        Current mask (e.g. the AI's), same size as the arrays in `diff`.
+    diff : BackdropDifference
+    k_noise : float
+        How many times the backdrop scatter still counts as agreement.
+    min_area : int
+        Smallest hole, in pixels.
+    max_texture : float
+        Largest mean sharp difference (in units of the scatter) of a hole.
+    min_delta : float
+        Delta E that always counts as agreement.
+
+    Returns
+    -------
+    (h, w) float32 array: `alpha` with holes set to 0.
+    """
+    alpha = np.asarray(alpha, np.float32)
+    thr = np.maximum(k_noise * diff.noise, min_delta)
+    agree = (diff.total < thr) & (alpha > 0.05)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(agree.astype(np.uint8), connectivity=4)
+    if n <= 1:
+        return alpha
+    area = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
+    tex = np.bincount(labels.ravel(), weights=(diff.sharp / np.maximum(diff.noise, 0.5)).ravel(),
+                      minlength=n) / np.maximum(area, 1)
+    hole = (area >= min_area) & (tex <= max_texture)
+    hole[0] = False
+    holes = hole[labels]
+    out = alpha.copy()
+    out[holes] = 0.0
+    return out
