@@ -65,7 +65,8 @@ def _process_one(path: Path, args, out_dir: Path) -> dict[str, Path]:
     bits = args.bits or (16 if loaded.bit_depth >= 16 else 8)
     progress = _Progress(path.name)
     try:
-        alpha = run_recipe(loaded.rgb, recipe=args.recipe, model=args.model, progress=progress)
+        alpha = run_recipe(loaded.rgb, recipe=args.recipe, settings=_settings(args),
+                           progress=progress)
     finally:
         progress.done()
     if "mask" in targets:
@@ -74,6 +75,45 @@ def _process_one(path: Path, args, out_dir: Path) -> dict[str, Path]:
         io.write_cutout(targets["cutout"], loaded.rgb, alpha, bits=bits,
                         icc_profile=loaded.icc_profile, protect=path)
     return targets
+
+
+def _settings(args):
+    """RecipeSettings from the command-line options."""
+    from dataclasses import replace
+
+    from .ai import AISettings
+    from .detail import ChannelSettings, ColourSettings
+    from .recipes import PRESETS, RecipeSettings
+
+    ai = AISettings(model=args.model, tile_budget=getattr(args, "tiles", None) or 6)
+    preset = getattr(args, "preset", "auto")
+    detail = None
+    keep = getattr(args, "keep_shadows", False)
+    no_gaps = getattr(args, "no_open_gaps", False)
+    if keep or no_gaps:
+        detail = replace(PRESETS["white-sweep" if preset == "auto" else preset],
+                         keep_shadows=keep, open_gaps=not no_gaps)
+    samples = tuple(getattr(args, "sample", None) or ())
+    metal = getattr(args, "metal", "auto")
+    if samples and metal == "auto":
+        metal = "sampled"
+    try:
+        colour = ColourSettings(metal=metal, samples=samples,
+                                tolerance=getattr(args, "tolerance", 12.0))
+        channel = ChannelSettings(channel=getattr(args, "channel", "auto"))
+    except ValueError as exc:
+        raise JewelmaskError(str(exc)) from None
+    return RecipeSettings(ai=ai, preset=preset, detail=detail, channel=channel, colour=colour)
+
+
+def _rgb_triplet(text: str):
+    try:
+        parts = [int(v) for v in text.replace(" ", "").split(",")]
+    except ValueError:
+        parts = []
+    if len(parts) != 3 or not all(0 <= v <= 255 for v in parts):
+        raise argparse.ArgumentTypeError(f"expected R,G,B with values 0-255, got {text!r}")
+    return tuple(parts)
 
 
 def cmd_cutout(args) -> int:
@@ -110,7 +150,7 @@ def cmd_demo(args) -> int:
         return 2
     out_dir = Path(args.out)
     ns = argparse.Namespace(save="both", recipe=args.recipe, model=args.model,
-                            bits=None, overwrite=True)
+                            bits=None, overwrite=True, tiles=6)
     t0 = time.perf_counter()
     try:
         targets = _process_one(sample, ns, out_dir.resolve())
@@ -146,8 +186,9 @@ def cmd_models(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .detail import CHANNELS, METAL_PRESETS
     from .models import DEFAULT_MODEL, MODELS
-    from .recipes import DEFAULT_RECIPE, RECIPES
+    from .recipes import DEFAULT_RECIPE, PRESETS, RECIPES
 
     recipes_help = "; ".join(f"{k}: {v}" for k, v in RECIPES.items())
     p = argparse.ArgumentParser(
@@ -177,6 +218,27 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--bits", type=int, choices=(8, 16), default=None,
                    help="bit depth of the outputs (default: that of the photo)")
     c.add_argument("--overwrite", action="store_true", help="replace results that already exist")
+    g = c.add_argument_group("AI pass")
+    g.add_argument("--tiles", type=int, default=6, metavar="N",
+                   help="close-up crops the AI looks at after its global look (default 6; 0 = "
+                        "one shrunken pass like plain rembg; each costs about 0.4 s)")
+    g = c.add_argument_group("detail (recipe auto)")
+    g.add_argument("--preset", choices=("auto", *PRESETS), default="auto",
+                   help="kind of backdrop (default: auto, chosen from the photo)")
+    g.add_argument("--keep-shadows", action="store_true",
+                   help="keep shadows and reflections (by default they are backdrop)")
+    g.add_argument("--no-open-gaps", action="store_true",
+                   help="leave gaps between links and ring interiors as the AI filled them")
+    g = c.add_argument_group("colour range (recipe colour)")
+    g.add_argument("--metal", choices=("auto", *METAL_PRESETS, "sampled"), default="auto",
+                   help="metal tone to recover (default: auto, every preset)")
+    g.add_argument("--sample", type=_rgb_triplet, action="append", metavar="R,G,B",
+                   help="a sampled metal colour (repeatable); implies --metal sampled")
+    g.add_argument("--tolerance", type=float, default=12.0,
+                   help="colour tolerance in Delta E (1-60, default 12)")
+    g = c.add_argument_group("channel mask (recipe channel)")
+    g.add_argument("--channel", choices=("auto", *CHANNELS), default="auto",
+                   help="channel to crush (default: auto, the one with most contrast)")
     c.set_defaults(func=cmd_cutout)
 
     d = sub.add_parser("demo", help="run the main job on the sample photo shipped with jewelmask")

@@ -182,6 +182,13 @@ class ChannelSettings:
             raise ValueError(f"white ({self.white}) must be above black ({self.black})")
 
 
+def _robust_spread(values: np.ndarray) -> float:
+    """Standard deviation estimated by the median absolute deviation (outliers ignored)."""
+    step = max(1, values.size // 200_000)
+    v = values[::step]
+    return 1.4826 * float(np.median(np.abs(v - np.median(v)))) + 1e-4
+
+
 def _channel(rgb: np.ndarray, name: str) -> np.ndarray:
     r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
     if name == "red":
@@ -227,30 +234,25 @@ def channel_mask(image, mask=None, *, settings: ChannelSettings = ChannelSetting
     if plate is None:
         plate = backdrop_plate(rgb, hint)
     prgb = plate.rgb()
-    if hint is not None:
+    if hint is not None and (np.asarray(hint, np.float32) > 0.9).sum() >= 20:
         fg = np.asarray(hint, np.float32) > 0.9
     else:
-        fg = None
-    best, best_score, best_diff = None, -1.0, None
+        # no hint: the pixels that differ most from the plate, in Lab
+        dist = np.linalg.norm(to_lab(rgb) - plate.lab(), axis=2)
+        fg = dist > max(float(np.quantile(dist, 0.99)), 1e-3)
+    bgmask = ~(cv2.dilate(fg.astype(np.uint8), _disk(5)) > 0)
+    best, best_score, best_diff = None, -np.inf, None
     names = CHANNELS if settings.channel == "auto" else (settings.channel,)
-    bgmask = None
     for name in names:
         d = _channel(rgb, name) - _channel(prgb, name)
-        if fg is None or fg.sum() < 20:
-            mag = np.abs(d)
-            fgm = mag > np.quantile(mag, 0.99)
-        else:
-            fgm = fg
-        if bgmask is None:
-            bgmask = ~(cv2.dilate(fgm.astype(np.uint8), _disk(5)) > 0)
-        sign = 1.0 if np.median(d[fgm]) >= 0 else -1.0
+        sign = 1.0 if np.median(d[fg]) >= 0 else -1.0
         d = sign * d
-        spread = float(np.std(d[bgmask])) + 1e-4 if bgmask.any() else 1e-2
-        score = float(np.median(d[fgm])) / spread
+        spread = _robust_spread(d[bgmask]) if bgmask.any() else 1e-2
+        score = float(np.median(d[fg])) / spread
         if score > best_score:
-            best, best_score, best_diff, best_fg = name, score, d, fgm
+            best, best_score, best_diff, best_fg = name, score, d, fg
     d = best_diff
-    noise = float(np.std(d[bgmask])) if bgmask.any() else 0.01
+    noise = _robust_spread(d[bgmask]) if bgmask.any() else 0.01
     black = settings.black if settings.black is not None else min(0.5, 3.0 * noise + 0.01)
     white = settings.white if settings.white is not None else max(
         black + 0.02, float(np.quantile(d[best_fg], 0.3)) if best_fg.any() else black + 0.1)

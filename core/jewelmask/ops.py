@@ -44,10 +44,15 @@ class Param:
                 value = float(value)
             elif self.kind == "bool":
                 value = bool(value)
+            elif self.kind == "colours":
+                value = tuple(tuple(int(round(float(v))) for v in c) for c in (value or ()))
+                if any(len(c) != 3 or not all(0 <= v <= 255 for v in c) for c in value):
+                    raise ValueError
             elif self.kind == "str":
                 value = str(value)
         except (TypeError, ValueError):
-            raise ValueError(f"{self.name} must be a {self.kind}, got {value!r}") from None
+            expected = "list of (r, g, b) colours in 0-255" if self.kind == "colours" else self.kind
+            raise ValueError(f"{self.name} must be a {expected}, got {value!r}") from None
         if self.kind == "choice" and value not in self.choices:
             raise ValueError(f"{self.name} must be one of {', '.join(map(str, self.choices))}, got {value!r}")
         if self.minimum is not None and value < self.minimum:
@@ -115,9 +120,15 @@ def register(op: Op) -> Op:
     return op
 
 
-def run_op(name: str, image: np.ndarray, *, selection=None, paths=None,
+def run_op(name: str, image: np.ndarray, *, mask=None, selection=None, paths=None,
            params: dict | None = None, progress=None) -> OpResult:
-    """Run operation `name`; raises ValueError for unknown names or bad parameters."""
+    """Run operation `name`; raises ValueError for unknown names or bad parameters.
+
+    `mask` is the layer's current mask, if it has one ((H, W) float32 in
+    [0, 1]): some operations use it as the jewelry found so far (chain
+    recovery keeps what connects to it). The operation never combines with
+    it; the front end does (:func:`combine_masks`).
+    """
     try:
         op = OPS[name]
     except KeyError:
@@ -126,9 +137,10 @@ def run_op(name: str, image: np.ndarray, *, selection=None, paths=None,
     image = np.asarray(image)
     if image.ndim not in (2, 3) or image.shape[0] == 0 or image.shape[1] == 0:
         raise ValueError(f"image must be a non-empty (H, W[, C]) array, got shape {image.shape}")
-    if selection is not None and selection.shape[:2] != image.shape[:2]:
-        raise ValueError(f"selection shape {selection.shape} does not match image {image.shape[:2]}")
-    return op.func(image, selection=selection, paths=paths, params=params,
+    for label, m in (("selection", selection), ("mask", mask)):
+        if m is not None and np.asarray(m).shape[:2] != image.shape[:2]:
+            raise ValueError(f"{label} shape {np.asarray(m).shape} does not match image {image.shape[:2]}")
+    return op.func(image, mask=mask, selection=selection, paths=paths, params=params,
                    progress=progress or (lambda f: None))
 
 
@@ -168,13 +180,66 @@ def combine_masks(old: np.ndarray | None, new: np.ndarray, mode: str, *,
 _MODEL_CHOICES = ("u2netp", "u2net", "silueta", "isnet-general-use", "birefnet-general-lite")
 
 
-def _ai_remove(image, *, selection, paths, params, progress):
+def _rgb(image: np.ndarray) -> np.ndarray:
+    from .dtypes import as_float_image
+
+    return as_float_image(image)[0]
+
+
+def _ai_remove(image, *, mask, selection, paths, params, progress):
     from .ai import AISettings, ai_alpha
 
     settings = AISettings(model=params["model"], tile_budget=params["tile_budget"])
-    mask = ai_alpha(image[..., :3] if image.ndim == 3 and image.shape[2] >= 3 else image,
-                    settings=settings, progress=progress)
-    return OpResult(mask=mask, channels={"jewelmask: ai": mask}, info={"model": params["model"]})
+    out = ai_alpha(_rgb(image), settings=settings, progress=progress)
+    return OpResult(mask=out, channels={"jewelmask: ai": out}, info={"model": params["model"]})
+
+
+def _auto(image, *, mask, selection, paths, params, progress):
+    from .ai import AISettings
+    from .recipes import PRESETS, RecipeSettings, auto_stages
+
+    preset = params["preset"]
+    detail = None
+    if preset != "auto" and (params["keep_shadows"] or not params["open_gaps"]):
+        from dataclasses import replace
+
+        detail = replace(PRESETS[preset], keep_shadows=params["keep_shadows"], open_gaps=params["open_gaps"])
+    elif params["keep_shadows"] or not params["open_gaps"]:
+        from dataclasses import replace
+
+        detail = replace(PRESETS["white-sweep"], keep_shadows=params["keep_shadows"],
+                         open_gaps=params["open_gaps"])
+    settings = RecipeSettings(ai=AISettings(model=params["model"], tile_budget=params["tile_budget"]),
+                              preset=preset, detail=detail)
+    st = auto_stages(_rgb(image), settings=settings, progress=progress)
+    return OpResult(mask=st["alpha"],
+                    channels={"jewelmask: ai": st["ai"], "jewelmask: chains": st["detail"]},
+                    info={"preset": st["preset"], "model": params["model"]})
+
+
+def _channel_mask(image, *, mask, selection, paths, params, progress):
+    from .detail import ChannelSettings, channel_mask
+
+    auto = params["auto_levels"]
+    settings = ChannelSettings(channel=params["channel"],
+                               black=None if auto else params["black"],
+                               white=None if auto else params["white"],
+                               gamma=params["gamma"])
+    out, info = channel_mask(_rgb(image), settings=settings, hint=mask, return_info=True)
+    progress(1.0)
+    return OpResult(mask=out, channels={"jewelmask: channel": out}, info=info)
+
+
+def _colour_range(image, *, mask, selection, paths, params, progress):
+    from .detail import ColourSettings, colour_range_mask
+
+    samples = tuple(tuple(int(v) for v in c) for c in params["samples"]) if params["samples"] else ()
+    settings = ColourSettings(metal=params["metal"], samples=samples,
+                              tolerance=params["tolerance"], feather=params["feather"],
+                              connect=params["connect"])
+    out = colour_range_mask(_rgb(image), settings=settings, anchor=mask)
+    progress(1.0)
+    return OpResult(mask=out, channels={"jewelmask: chains": out}, info={"metal": params["metal"]})
 
 
 register(Op(
@@ -190,4 +255,58 @@ register(Op(
     default_mode="replace",
     needs=("model",),
     help="Full-detail AI background removal: a global pass plus close-up crops.",
+))
+
+
+register(Op(
+    name="auto",
+    label="Auto Jewelry Mask",
+    func=_auto,
+    params=(
+        Param("model", "choice", "u2netp", "Model", choices=_MODEL_CHOICES),
+        Param("tile_budget", "int", 6, "Detail crops", 0, 100,
+              help="close-up crops for the AI pass"),
+        Param("preset", "choice", "auto", "Backdrop",
+              choices=("auto", "white-sweep", "grey-sweep", "textured"),
+              help="the kind of backdrop; auto decides from the image"),
+        Param("keep_shadows", "bool", False, "Keep shadows and reflections"),
+        Param("open_gaps", "bool", True, "Open gaps between links"),
+    ),
+    default_mode="replace",
+    needs=("model",),
+    help="AI for the bulk, backdrop-plate detail for chains and prongs, gaps between links opened.",
+))
+
+register(Op(
+    name="channel-mask",
+    label="Channel Mask",
+    func=_channel_mask,
+    params=(
+        Param("channel", "choice", "auto", "Channel",
+              choices=("auto", "red", "green", "blue", "luminance", "yellow-blue", "saturation")),
+        Param("auto_levels", "bool", True, "Automatic Levels",
+              help="set black and white points from the image"),
+        Param("black", "float", 0.05, "Black point", 0.0, 1.0),
+        Param("white", "float", 0.25, "White point", 0.0, 1.0),
+        Param("gamma", "float", 1.0, "Gamma", 0.1, 10.0),
+    ),
+    default_mode="replace",
+    help="The channel with the most contrast against the backdrop, crushed by Levels to a silhouette.",
+))
+
+register(Op(
+    name="colour-range",
+    label="Colour Range Chain Recovery",
+    func=_colour_range,
+    params=(
+        Param("metal", "choice", "auto", "Metal",
+              choices=("auto", "yellow-gold", "rose-gold", "white-metal", "sampled")),
+        Param("samples", "colours", (), "Sampled colours",
+              help="metal colours picked from the photo (for metal = sampled)"),
+        Param("tolerance", "float", 12.0, "Tolerance", 1.0, 60.0),
+        Param("feather", "float", 6.0, "Feather", 0.0, 30.0),
+        Param("connect", "bool", True, "Only connected to the jewelry"),
+    ),
+    default_mode="add",
+    help="Restores chains by their metal tone, relative to the backdrop, keeping only connected structures.",
 ))
