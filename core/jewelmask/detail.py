@@ -254,8 +254,10 @@ def channel_mask(image, mask=None, *, settings: ChannelSettings = ChannelSetting
     d = best_diff
     noise = _robust_spread(d[bgmask]) if bgmask.any() else 0.01
     black = settings.black if settings.black is not None else min(0.5, 3.0 * noise + 0.01)
-    white = settings.white if settings.white is not None else max(
-        black + 0.02, float(np.quantile(d[best_fg], 0.3)) if best_fg.any() else black + 0.1)
+    # the crush: everything with at least 60 % of the jewelry's typical
+    # contrast turns white, so polished metal with highlights stays solid
+    typical = float(np.median(d[best_fg])) if best_fg.any() else black + 0.1
+    white = settings.white if settings.white is not None else max(black + 0.02, black + 0.6 * (typical - black))
     out = np.clip((d - black) / max(white - black, 1e-4), 0, 1)
     if settings.gamma != 1.0:
         out = out ** (1.0 / settings.gamma)
@@ -319,8 +321,15 @@ class ColourSettings:
             raise ValueError(f"feather must be in [0, 30], got {self.feather}")
 
     def references(self) -> np.ndarray:
+        """Reference tones in Lab, (N, 3). A sampled colour stands for its
+        shading too: polished metal runs from shadow to highlight, so each
+        sample is expanded to darker and lighter versions of itself."""
         if self.metal == "sampled":
-            cols = self.samples
+            base = np.asarray(self.samples, np.float32) / 255.0
+            cols = [np.clip(base * f, 0, 1) for f in (0.55, 0.75, 1.0)]
+            cols.append(base + (1 - base) * 0.35)  # towards the highlight
+            rgb = np.concatenate(cols).reshape(-1, 1, 3).astype(np.float32)
+            return to_lab(rgb).reshape(-1, 3)
         elif self.metal == "auto":
             cols = [c for v in METAL_PRESETS.values() for c in v]
         else:

@@ -1,0 +1,162 @@
+"""Detail recovery on scenes whose answer is known by construction."""
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import ring_scene
+from jewelmask.backdrop import backdrop_difference, backdrop_plate, to_lab
+from jewelmask.detail import (
+    ChannelSettings,
+    ColourSettings,
+    channel_mask,
+    colour_range_mask,
+    keep_connected,
+    open_gaps,
+    plate_alpha,
+)
+
+
+def sweep(shape=(300, 400), shadow=True, seed=0):
+    """A light sweep with a vertical gradient, vignette and a soft neutral shadow."""
+    H, W = shape
+    rr, cc = np.mgrid[0:H, 0:W].astype(np.float32)
+    base = 0.94 - 0.1 * rr / H - 0.05 * (((rr - H / 2) / H) ** 2 + ((cc - W / 2) / W) ** 2)
+    if shadow:
+        sh = np.exp(-(((rr - 0.7 * H) / (0.08 * H)) ** 2 + ((cc - 0.5 * W) / (0.2 * W)) ** 2))
+        base = base * (1 - 0.25 * sh)
+    rgb = np.stack([base, base * 0.985, base * 0.96], -1)
+    rgb += np.random.default_rng(seed).normal(0, 0.003, rgb.shape)
+    return np.clip(rgb, 0, 1).astype(np.float32)
+
+
+def test_plate_follows_gradient_and_ignores_the_jewelry():
+    bg = sweep(shadow=False)
+    img, alpha = ring_scene((300, 400))
+    img = img / 255.0
+    comp = alpha[..., None] * img + (1 - alpha[..., None]) * bg
+    plate = backdrop_plate(comp, alpha)
+    err = np.linalg.norm(plate.lab() - to_lab(bg), axis=2)
+    assert np.median(err) < 1.0
+    assert np.percentile(err[alpha > 0.5], 95) < 3.0  # not bent towards the gold
+
+
+def test_shadow_is_neutral_darkening_not_chroma():
+    img = sweep(shadow=True)
+    plate = backdrop_plate(img, work_size=64, smoothness=0.2)  # too loose to follow the shadow
+    d = backdrop_difference(img, plate)
+    H, W = img.shape[:2]
+    core = (slice(int(0.68 * H), int(0.72 * H)), slice(int(0.45 * W), int(0.55 * W)))
+    assert d.darker[core].mean() > 5  # the shadow is there
+    assert d.chroma[core].mean() < 1.5  # and has the backdrop's hue
+    assert d.sharp[core].mean() < 1.5  # and is soft
+
+
+def test_plate_alpha_gives_fractional_coverage():
+    H, W = 100, 100
+    bg = np.full((H, W, 3), 0.9, np.float32)
+    fg = np.array([0.6, 0.45, 0.15], np.float32)
+    alpha = np.zeros((H, W), np.float32)
+    alpha[:, 50] = 1.0
+    alpha[:, 51] = 0.5
+    img = alpha[..., None] * fg + (1 - alpha[..., None]) * bg
+    plate = backdrop_plate(img, alpha)
+    pa = plate_alpha(backdrop_difference(img, plate))
+    assert abs(pa[50, 51] - 0.5) < 0.12
+    assert pa[50, 50] > 0.9
+    assert pa[50, 20] < 0.05
+
+
+def test_keep_connected_drops_specks_keeps_long_chains():
+    cand = np.zeros((100, 100), bool)
+    anchor = np.zeros_like(cand)
+    anchor[40:60, 40:60] = True
+    cand[45:55, 45:80] = True  # touches the anchor
+    cand[5:7, 5:7] = True  # a speck
+    cand[90, 10:90] = True  # a long chain apart
+    out = keep_connected(cand, anchor, min_area=40, min_extent=40)
+    assert out[50, 70] and not out[5, 5] and out[90, 50]
+    assert not keep_connected(cand, anchor)[90, 50]
+
+
+def test_open_gaps_reopens_filled_ring_interior():
+    img, alpha = ring_scene((300, 400))
+    rgb = img / 255.0
+    filled = alpha.copy()
+    cv2.circle(filled, (200, 150), 60, 1.0, -1)  # the AI fills the ring
+    plate = backdrop_plate(rgb, filled)
+    out = open_gaps(filled, backdrop_difference(rgb, plate))
+    interior = np.zeros_like(alpha, bool)
+    cv2.circle(interior.view(np.uint8), (200, 150), 50, 1, -1)
+    interior &= alpha == 0
+    assert out[interior].mean() < 0.02
+    assert (out[alpha > 0.9] > 0.9).mean() > 0.98  # the metal stays
+
+
+def test_open_gaps_keeps_a_textured_white_stone():
+    H, W = 200, 200
+    rgb = np.full((H, W, 3), 0.95, np.float32)
+    rgb += np.random.default_rng(0).normal(0, 0.003, rgb.shape).astype(np.float32)
+    stone = np.zeros((H, W), np.float32)
+    cv2.circle(stone, (100, 100), 40, 1.0, -1)
+    # white facets, separated by thin darker facet lines
+    facets = rgb.copy()
+    for ang in np.linspace(0, np.pi, 7):
+        x, y = int(100 + 40 * np.cos(ang)), int(100 + 40 * np.sin(ang))
+        cv2.line(facets, (200 - x, 200 - y), (x, y), (0.7, 0.7, 0.72), 1)
+    rgb = np.where(stone[..., None] > 0, facets, rgb)
+    plate = backdrop_plate(rgb, stone)
+    out = open_gaps(stone, backdrop_difference(rgb, plate), min_area=200)
+    assert out[stone > 0].mean() > 0.9
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_channel_mask_picks_blue_for_gold_and_is_near_binary(dtype):
+    img, alpha = ring_scene((240, 320))
+    if dtype == np.uint16:
+        img = img.astype(np.uint16) * 257
+    elif dtype == np.float32:
+        img = img.astype(np.float32) / 255
+    out, info = channel_mask(img, return_info=True)
+    assert info["channel"] in ("blue", "yellow-blue", "saturation")
+    assert out.dtype == np.float32 and out.shape == alpha.shape
+    assert ((out >= 0.5) == (alpha >= 0.5)).mean() > 0.995
+    # near-binary: solid inside, soft only where the coverage itself is partial
+    assert (out[alpha >= 0.99] > 0.95).mean() > 0.97
+    soft = (out > 0.05) & (out < 0.95)
+    partial = cv2.dilate(((alpha > 0.01) & (alpha < 0.99)).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    assert (soft & ~partial).mean() < 1e-3
+
+
+def test_channel_mask_honours_manual_levels_and_region():
+    img, alpha = ring_scene((240, 320))
+    region = np.zeros(alpha.shape, np.float32)
+    region[:, :160] = 1
+    out = channel_mask(img, region, settings=ChannelSettings(channel="blue", black=0.1, white=0.3))
+    assert out[:, 160:].max() == 0
+    assert out[:, :160].max() == 1
+    with pytest.raises(ValueError, match="white"):
+        ChannelSettings(black=0.5, white=0.4)
+
+
+def test_colour_range_gold_ignores_shadow_and_specks():
+    bg = sweep(shadow=True)
+    img, alpha = ring_scene((300, 400))
+    comp = alpha[..., None] * (img / 255.0) + (1 - alpha[..., None]) * bg
+    comp[20:23, 380:383] = (0.75, 0.6, 0.3)  # a gold-coloured speck of dust far away
+    out = colour_range_mask(comp, settings=ColourSettings(metal="yellow-gold"), anchor=alpha > 0.5)
+    assert (out[alpha > 0.9] > 0.5).mean() > 0.95
+    assert out[alpha == 0].max() < 0.5 or (out[alpha == 0] > 0.5).mean() < 1e-4
+    assert out[20:23, 380:383].max() == 0
+
+
+def test_colour_range_sampled_colour_and_validation():
+    img, alpha = ring_scene((240, 320))
+    out = colour_range_mask(img, settings=ColourSettings(metal="sampled", samples=((200, 160, 70),)))
+    assert (out[alpha > 0.9] > 0.5).mean() > 0.9
+    blue = colour_range_mask(img, settings=ColourSettings(metal="sampled", samples=((30, 60, 200),)))
+    assert (blue[alpha > 0.9] > 0.5).mean() < 0.05
+    with pytest.raises(ValueError, match="samples"):
+        ColourSettings(metal="sampled")
+    with pytest.raises(ValueError, match="tolerance"):
+        ColourSettings(tolerance=0)
