@@ -35,8 +35,8 @@ __all__ = ["RECIPES", "DEFAULT_RECIPE", "PRESETS", "AutoSettings", "RecipeSettin
 RECIPES = {
     "auto": "AI for the bulk, backdrop-plate detail for chains and prongs, gaps opened (default)",
     "ai": "the full-detail AI pass alone: a global look, then crops at a finer scale",
-    "channel": "channel mask: the channel with most contrast to the backdrop, crushed by Levels",
-    "colour": "colour-range recovery of metal tones, connected to what the AI found",
+    "channel": "channel mask: the channel with most contrast to the backdrop, crushed by Levels (no AI)",
+    "colour": "colour-range recovery of metal tones, relative to the backdrop (no AI)",
 }
 DEFAULT_RECIPE = "auto"
 
@@ -231,9 +231,9 @@ def run_recipe(image, *, recipe: str = DEFAULT_RECIPE,
         return ai_alpha(image, settings=settings.ai, progress=progress)
     if recipe == "auto":
         return auto_stages(image, settings=settings, progress=progress)["alpha"]
+    # channel and colour work on their own, without the AI (and its model)
     rgb, _ = as_float_image(image)
-    ai = ai_alpha(rgb, settings=settings.ai, progress=progress)
-    plate = backdrop_plate(rgb, ai)
+    plate = backdrop_plate(rgb)
     if recipe == "channel":
-        return channel_mask(rgb, settings=settings.channel, plate=plate, hint=ai)
-    return colour_range_mask(rgb, settings=settings.colour, plate=plate, anchor=ai)
+        return channel_mask(rgb, settings=settings.channel, plate=plate)
+    return colour_range_mask(rgb, settings=settings.colour, plate=plate)
