@@ -297,6 +297,17 @@ def test_read_grey_and_rgb_colour_key_transparency(tmp_path):
     assert loaded.alpha[0, 0] == 0 and np.all(loaded.alpha[grey != 7] == 1)
 
 
+@pytest.mark.parametrize("colour_type", [0, 2])
+def test_16bit_png_colour_key(tmp_path, colour_type):
+    grey = np.arange(H * W, dtype=np.uint16).reshape(H, W) * 1000
+    pixels = grey if colour_type == 0 else np.dstack([grey, grey, grey])
+    key = struct.pack(">H", 3000) * (1 if colour_type == 0 else 3)
+    path = _write(tmp_path / "key16.png", png_bytes(pixels, colour_type, chunks=[(b"tRNS", key)]))
+    loaded = read_image(path)
+    np.testing.assert_array_equal(loaded.alpha, (grey != 3000).astype(np.float32))
+    np.testing.assert_array_equal(as_u16(loaded.rgb[..., 0]), grey)
+
+
 def test_16bit_values_survive_exactly_where_pillow_truncates(tmp_path):
     # Values chosen so the low byte matters: an 8-bit path cannot produce them.
     px = np.array([[[0, 1, 255], [256, 257, 4097]], [[32767, 32768, 65534], [65535, 12345, 54321]]],
@@ -1026,6 +1037,13 @@ def test_as_mask_errors(bad, words):
     assert message.startswith("mask ")
     for word in words:
         assert word in message, message
+
+
+def test_as_mask_clips_only_rounding_noise():
+    noisy = np.array([[-1e-7, 0.5, 1.0000001]], np.float32)
+    np.testing.assert_array_equal(as_mask(noisy), [[0.0, 0.5, 1.0]])
+    with pytest.raises(ValueError, match="max 1.0001"):
+        as_mask(np.array([[1.0001]], np.float32))
 
 
 def test_mask_to_dtype_is_exact_and_rounds():

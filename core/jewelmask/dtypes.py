@@ -20,11 +20,19 @@ This module is pure numpy.
 
 import numpy as np
 
-__all__ = ["as_float_image", "as_mask", "mask_to_dtype"]
+__all__ = ["MASK_TOLERANCE", "as_float_image", "as_mask", "mask_to_dtype"]
 
 _INTEGER_SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 _FLOAT_KINDS = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 _OUTPUT_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.float32))
+
+MASK_TOLERANCE = 1e-6
+"""How far outside [0, 1] a float mask may stray from rounding alone.
+
+Float32 arithmetic such as ``a * b + (1 - a) * c`` lands a few units in the
+last place outside [0, 1]; :func:`as_mask` clips that much (far below half a
+16-bit level, 7.6e-6) and refuses anything further out.
+"""
 
 
 def _as_array(value, name):
@@ -124,7 +132,8 @@ def as_mask(mask):
     mask : ndarray, shape (H, W) or (H, W, 1)
         ``bool`` (True is 1.0), ``uint8`` (scaled by 1/255), ``uint16``
         (scaled by 1/65535) or float16/32/64. Float masks must already lie
-        in [0, 1]; they are never clipped or rescaled silently.
+        in [0, 1]: they are never rescaled, and only rounding noise up to
+        :data:`MASK_TOLERANCE` outside it is clipped.
 
     Returns
     -------
@@ -158,11 +167,13 @@ def as_mask(mask):
         low, high = float(values.min()), float(values.max())
         if np.isnan(low) or np.isnan(high):
             raise ValueError("mask must not contain NaN")
-        if low < 0.0 or high > 1.0:
+        if low < -MASK_TOLERANCE or high > 1.0 + MASK_TOLERANCE:
             raise ValueError(
                 f"mask values must lie in [0, 1], got min {low:g} and max {high:g}; "
                 "clip it first with np.clip(mask, 0, 1) if that is what you mean"
             )
+        if low < 0.0 or high > 1.0:
+            np.clip(values, 0.0, 1.0, out=values)
     return np.ascontiguousarray(values)
 
 

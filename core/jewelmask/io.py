@@ -18,6 +18,13 @@ orientation is applied to the pixels.
   strip bounds, the WebP RIFF size), so an interrupted copy is reported as
   such instead of being half-decoded. Pillow's ``LOAD_TRUNCATED_IMAGES``
   is never turned on.
+* The orientation is applied by jewelmask, once, the same way for every
+  format (TIFF decoders are handed orientation 1, as Pillow and OpenCV
+  would otherwise turn some TIFF layouts themselves).
+* ``max_pixels`` is checked from the header before anything is decoded.
+  Pillow's own ``Image.MAX_IMAGE_PIXELS`` guard would warn at 89 MP and
+  fail at 179 MP; for an image that passed ``max_pixels`` it is lifted,
+  under a lock, for the duration of that decode and then restored.
 * Every failure is an :class:`~jewelmask.errors.ImageReadError` whose
   message names the file, the problem and what to do.
 
@@ -29,12 +36,20 @@ PNG/WebP and multi-page TIFF (reduced-resolution thumbnail pages are
 ignored; a multi-picture JPEG (MPO) is read as its primary image), and
 images above ``max_pixels`` (:data:`DEFAULT_MAX_PIXELS`).
 
+Not carried over: XMP, IPTC, resolution (DPI) and, for TIFF, EXIF (TIFF
+keeps its tags in its own directory; only the orientation and the ICC
+profile are read). OpenCV may print libpng/libtiff warnings to stderr for
+the 16-bit files it decodes; they are not errors.
+
 Writing
 -------
 :func:`write_mask`, :func:`write_cutout` and :func:`write_jpeg` encode in
 memory and then write through :func:`atomic_write`, so the target is either
 the complete new file or untouched; a ``protect`` path makes them refuse to
-overwrite the input image.
+overwrite the input image. PNG is written by Pillow (16-bit RGBA by OpenCV,
+with the ICC profile added by jewelmask), TIFF by jewelmask's own small
+encoder (deflate with horizontal differencing, straight alpha declared as
+such, ICC profile), JPEG by Pillow.
 
 The dtype helpers :func:`as_float_image`, :func:`as_mask` and
 :func:`mask_to_dtype` live in :mod:`jewelmask.dtypes` and are re-exported
@@ -182,6 +197,7 @@ class _Header:
     orientation: "int | None" = None
     alpha: str = "none"  # cv2 path: "none", "straight", "premultiplied", "drop"
     orientation_patch: "tuple[int, bytes] | None" = None  # TIFF: where to write 1
+    colour_key: "tuple[int, ...] | None" = None  # 16-bit PNG tRNS: the transparent value
     channels: int = 0  # samples per pixel (PNG: from the colour type)
 
 
@@ -266,6 +282,8 @@ def _parse_png(data, path):
                 raise _corrupt(path, "the embedded ICC profile cannot be unpacked") from None
         elif kind == b"eXIf":
             header.exif = bytes(body)
+        elif kind == b"tRNS" and header.bit_depth == 16 and length in (2, 6):
+            header.colour_key = struct.unpack(">%dH" % (length // 2), body)
         elif kind == b"acTL" and length >= 4:
             (frames,) = struct.unpack(">I", body[:4])
         elif kind == b"IEND":
@@ -562,8 +580,9 @@ def _pillow_limit_lifted(pixels):
 
 
 def _decode_pillow(data, header, path):
-    """Decode with Pillow. Returns (colour, alpha, mode) with colour of shape
-    (H, W) or (H, W, 3) and dtype uint8, uint16 or float32."""
+    """Decode an 8-bit (or lower) image with Pillow. Returns (colour, alpha,
+    mode): uint8 colour of shape (H, W) or (H, W, 3), uint8 alpha (H, W) or
+    None, and the source layout."""
     with _pillow_limit_lifted(header.width * header.height):
         try:
             with Image.open(BytesIO(data), formats=[header.format]) as im:
@@ -581,6 +600,10 @@ def _decode_pillow(data, header, path):
         except MemoryError:
             raise _read_error(path, "there is not enough memory to decode it",
                               "close other programs or lower the image size") from None
+        except Image.UnidentifiedImageError as exc:
+            raise _unsupported(path, f"it is a {header.format} with a layout Pillow cannot "
+                               "decode", "save it again from your editor as 8-bit RGB or "
+                               "RGBA") from exc
         except Exception as exc:  # Pillow raises many types on bad data
             message = str(exc) or type(exc).__name__
             if "truncated" in message.lower():
@@ -638,6 +661,11 @@ def _decode_cv2(data, header, path):
         colour, alpha = array[:, :, 2::-1], array[:, :, 3]
     else:
         raise _corrupt(path, f"decoded with {array.shape[2]} channels")
+    if header.colour_key is not None and alpha is None:
+        # OpenCV honours a 16-bit colour key for RGB but not for grey.
+        key = np.array(header.colour_key, dtype=np.uint16)
+        opaque = colour != key if colour.ndim == 2 else np.any(colour != key, axis=2)
+        alpha = np.where(opaque, np.uint16(65535), np.uint16(0))
     if header.format == "TIFF":
         wants_alpha = header.alpha in ("straight", "premultiplied")
         if header.alpha == "drop":
@@ -769,9 +797,8 @@ def read_image(path, *, max_pixels=DEFAULT_MAX_PIXELS):
         )
     if header.orientation_patch is not None:
         at, one = header.orientation_patch
-        data = bytearray(data)
+        data = bytearray(data)  # both decoders accept a bytearray
         data[at:at + 2] = one
-        data = bytes(data)
     if header.use_cv2:
         colour, alpha, mode = _decode_cv2(data, header, path)
     else:
@@ -816,6 +843,9 @@ def _read_bytes(path):
         raise _read_error(path, "it is a folder, not an image file",
                           "give the path of an image file") from None
     except PermissionError:
+        if path.is_dir():  # what Windows says for a folder
+            raise _read_error(path, "it is a folder, not an image file",
+                              "give the path of an image file") from None
         raise _read_error(path, "permission denied",
                           "check that you are allowed to read the file") from None
     except OSError as exc:
@@ -980,7 +1010,9 @@ def _tiff_encode(array, *, alpha=False, icc_profile=None):
     out = bytearray(b"II*\x00\x00\x00\x00\x00")
     offsets, counts = [], []
     for r in range(0, height, rows):
-        strip = zlib.compress(difference[r:r + rows].tobytes(), 6)
+        # Level 1: photos' noisy low bits hardly compress at any level, and
+        # higher levels cost two to three times the time for 1-4 % smaller files.
+        strip = zlib.compress(difference[r:r + rows].tobytes(), 1)
         offsets.append(len(out))
         counts.append(len(strip))
         out += strip
