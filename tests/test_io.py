@@ -935,6 +935,20 @@ def test_write_jpeg_rejects_bad_arguments(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_encoder_failures_are_write_errors(tmp_path):
+    too_wide = np.zeros((1, 70000, 3), np.uint8)  # JPEG sides stop at 65535
+    with pytest.raises(ImageWriteError, match="JPEG encoder failed") as caught:
+        write_jpeg(tmp_path / "wide.jpg", too_wide)
+    assert str(tmp_path / "wide.jpg") in str(caught.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_loaded_image_repr_is_short(tmp_path):
+    path = pillow_save(tmp_path / "r.png", Image.fromarray(sample((H, W, 3), np.uint8)), "PNG")
+    text = repr(read_image(path))
+    assert "format='PNG'" in text and "array" not in text and len(text) < 300
+
+
 def test_write_jpeg_accepts_exif_without_header_and_protects_input(tmp_path):
     rgb = np.zeros((H, W, 3), np.float32)
     path = write_jpeg(tmp_path / "o.jpg", rgb, exif=exif_block(1)[6:])

@@ -164,12 +164,12 @@ class LoadedImage:
         pixels before this rotation.
     """
 
-    rgb: np.ndarray
-    alpha: "np.ndarray | None"
+    rgb: np.ndarray = dataclasses.field(repr=False)
+    alpha: "np.ndarray | None" = dataclasses.field(repr=False)
     bit_depth: int
     mode: str
-    icc_profile: "bytes | None"
-    exif: "bytes | None"
+    icc_profile: "bytes | None" = dataclasses.field(repr=False)
+    exif: "bytes | None" = dataclasses.field(repr=False)
     path: Path
     format: str
     orientation: int = 1
@@ -979,9 +979,12 @@ def _check_icc(icc_profile):
     return bytes(icc_profile)
 
 
-def _pillow_encode(image, fmt, **options):
+def _pillow_encode(path, image, fmt, **options):
     out = BytesIO()
-    image.save(out, format=fmt, **options)
+    try:
+        image.save(out, format=fmt, **options)
+    except (OSError, ValueError) as exc:  # e.g. a JPEG side above 65535 pixels
+        raise ImageWriteError(f"cannot write {path}: the {fmt} encoder failed ({exc})") from exc
     return out.getvalue()
 
 
@@ -1089,7 +1092,7 @@ def write_mask(path, mask, *, bits=8, protect=None):
     if fmt == "TIFF":
         data = _tiff_encode(levels)
     else:
-        data = _pillow_encode(Image.fromarray(levels), "PNG")
+        data = _pillow_encode(path, Image.fromarray(levels), "PNG")
     return _write_bytes(path, data, protect)
 
 
@@ -1143,11 +1146,15 @@ def write_cutout(path, rgb, alpha, *, bits=8, icc_profile=None, protect=None):
         data = _tiff_encode(rgba, alpha=True, icc_profile=icc_profile)
     elif bits == 8:
         options = {"icc_profile": icc_profile} if icc_profile else {}
-        data = _pillow_encode(Image.fromarray(rgba), "PNG", **options)
+        data = _pillow_encode(path, Image.fromarray(rgba), "PNG", **options)
     else:
         import cv2
 
-        ok, encoded = cv2.imencode(".png", np.ascontiguousarray(rgba[:, :, [2, 1, 0, 3]]))
+        try:
+            ok, encoded = cv2.imencode(".png", np.ascontiguousarray(rgba[:, :, [2, 1, 0, 3]]))
+        except cv2.error as exc:
+            raise ImageWriteError(f"cannot write {path}: OpenCV could not encode the PNG "
+                                  f"({str(exc).strip()})") from exc
         if not ok:
             raise ImageWriteError(f"cannot write {path}: OpenCV could not encode the PNG")
         data = encoded.tobytes()
@@ -1246,7 +1253,8 @@ def write_jpeg(path, rgb, *, quality=95, icc_profile=None, exif=None, app_segmen
             raise ValueError(f"exif must be at most 65533 bytes with its header, got {len(exif)}")
         options["exif"] = exif
     colour, _ = as_float_image(rgb)
-    data = _pillow_encode(Image.fromarray(quantize(colour, np.uint8)), "JPEG", **options)
+    data = _pillow_encode(path, Image.fromarray(quantize(colour, np.uint8)), "JPEG",
+                          **options)
     if segments:
         data = _jpeg_insert(data, segments)
     return _write_bytes(path, data, protect)
