@@ -47,9 +47,9 @@ def test_shadow_is_neutral_darkening_not_chroma():
     d = backdrop_difference(img, plate)
     H, W = img.shape[:2]
     core = (slice(int(0.68 * H), int(0.72 * H)), slice(int(0.45 * W), int(0.55 * W)))
-    assert d.darker[core].mean() > 5  # the shadow is there
+    assert d.total[core].mean() > 5  # the shadow is there
     assert d.chroma[core].mean() < 1.5  # and has the backdrop's hue
-    assert d.sharp[core].mean() < 1.5  # and is soft
+    assert d.effective[core].mean() < 1.5  # and is soft: taken out as shadow
 
 
 def test_plate_alpha_gives_fractional_coverage():

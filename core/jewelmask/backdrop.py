@@ -161,21 +161,28 @@ def backdrop_plate(image, exclude=None, *, work_size: int = 480, smoothness: flo
 class BackdropDifference:
     """How every pixel differs from the plate (all (h, w) float32, Delta E units).
 
-    ``total`` is the full Lab distance; ``sharp`` the part of it that varies
-    faster than a few pixels (edges, wires); ``chroma`` the distance in the
-    a*b* plane after allowing for a neutral darkening (a shadow changes L and
-    scales a*, b*, and leaves the hue); ``darker`` how much darker than the
-    plate; ``noise`` the local backdrop scatter.
+    ``total`` is the full Lab distance. ``chroma`` is the distance in the
+    a*b* plane after allowing for a neutral darkening (a shadow lowers L and
+    scales a* and b* with it, keeping the hue). ``lightness`` is the change
+    of L that a soft shadow does not explain: anything brighter than the
+    plate, and darkening that is sharper than the surrounding shading (a
+    median over `shadow_size` pixels, which thin wires do not survive and
+    soft shadows do). ``effective`` combines chroma and lightness: the
+    distance with shadows taken out, which decides jewelry. ``sharp`` is the
+    part of the difference that varies faster than a few pixels (texture),
+    ``noise`` the local scatter of the backdrop.
     """
 
     total: np.ndarray
-    sharp: np.ndarray
+    effective: np.ndarray
     chroma: np.ndarray
-    darker: np.ndarray
+    lightness: np.ndarray
+    sharp: np.ndarray
     noise: np.ndarray
 
 
-def backdrop_difference(image, plate: Plate, *, box=None, sharp_sigma: float = 2.0) -> BackdropDifference:
+def backdrop_difference(image, plate: Plate, *, box=None, sharp_sigma: float = 2.0,
+                        shadow_size: int = 11) -> BackdropDifference:
     """Compare the image with the plate, in Lab, at full resolution (or in box).
 
     Parameters
@@ -186,7 +193,12 @@ def backdrop_difference(image, plate: Plate, *, box=None, sharp_sigma: float = 2
         Work only there (the region around the jewelry), to keep 24 MP fast.
     sharp_sigma : float
         Scale in pixels that separates sharp detail from soft shading.
+    shadow_size : int
+        Odd window (pixels) of the median that estimates the local shadow
+        darkening; wires narrower than half of it are not taken for shadow.
     """
+    if shadow_size < 3 or shadow_size % 2 == 0:
+        raise ValueError(f"shadow_size must be odd and >= 3, got {shadow_size}")
     rgb, _ = as_float_image(image)
     H, W = rgb.shape[:2]
     if box is None:
@@ -204,13 +216,19 @@ def backdrop_difference(image, plate: Plate, *, box=None, sharp_sigma: float = 2
     da = lab[..., 1] - k * pl[..., 1]
     db = lab[..., 2] - k * pl[..., 2]
     chroma = np.sqrt(da * da + db * db)
-    darker = np.maximum(pl[..., 0] - lab[..., 0], 0.0)
+    dl = d[..., 0]
+    darker = np.maximum(-dl, 0.0)
+    # local shadow darkening: a median (in quarter Delta E steps, uint8 for speed)
+    q = np.clip(darker * 4.0, 0, 255).astype(np.uint8)
+    shade = cv2.medianBlur(q, shadow_size).astype(np.float32) / 4.0
+    lightness = np.maximum(np.maximum(dl, 0.0), darker - shade)
+    effective = np.sqrt(chroma * chroma + lightness * lightness)
     # the plate's scatter is measured at its working resolution; the pixel
     # grain of the photo (sensor noise, JPEG) is measured here, robustly, from
     # the sharp part over the whole box (the jewelry is a minority of it)
     step = max(1, int(np.sqrt(sharp.size / 250_000)))
     grain = 1.25 * float(np.median(sharp[::step, ::step]))
     noise = np.maximum(plate.noise(box), grain)
-    return BackdropDifference(total.astype(np.float32), sharp.astype(np.float32),
-                              chroma.astype(np.float32), darker.astype(np.float32),
-                              noise.astype(np.float32))
+    f32 = lambda x: np.ascontiguousarray(x, dtype=np.float32)  # noqa: E731
+    return BackdropDifference(f32(total), f32(effective), f32(chroma), f32(lightness),
+                              f32(sharp), f32(noise))

@@ -95,7 +95,7 @@ def _box_of(mask: np.ndarray, margin: int):
 
 
 def plate_alpha(diff: BackdropDifference, *, min_contrast: float = 10.0,
-                window: int = 7) -> np.ndarray:
+                window: int = 7, keep_shadows: bool = False) -> np.ndarray:
     """Fractional coverage from the distance to the backdrop plate.
 
     A pixel of a wire that covers a fraction ``a`` of it has
@@ -110,6 +110,9 @@ def plate_alpha(diff: BackdropDifference, *, min_contrast: float = 10.0,
         Delta E of fully covered metal against the backdrop at least.
     window : int
         Odd size of the neighbourhood that gives ``|F - B|``.
+    keep_shadows : bool
+        Measure the full difference (shadows and reflections count as
+        coverage) instead of the one with soft shadows taken out.
 
     Returns
     -------
@@ -117,7 +120,10 @@ def plate_alpha(diff: BackdropDifference, *, min_contrast: float = 10.0,
     """
     if window < 3 or window % 2 == 0:
         raise ValueError(f"window must be odd and >= 3, got {window}")
-    total = diff.total
+    total = diff.total if keep_shadows else diff.effective
+    # a light denoise: the sensor and JPEG grain of one pixel is as large as
+    # the signal of a faint 1 px wire
+    total = cv2.GaussianBlur(total, (0, 0), 0.7)
     full = cv2.dilate(total, np.ones((window, window), np.uint8))
     full = np.maximum(full, min_contrast)
     # subtract the backdrop's own scatter so clean backdrop stays at 0
@@ -126,20 +132,16 @@ def plate_alpha(diff: BackdropDifference, *, min_contrast: float = 10.0,
 
 
 def _evidence(diff: BackdropDifference, *, k_noise: float, min_delta: float,
-              shadow_chroma: float) -> tuple[np.ndarray, np.ndarray]:
+              keep_shadows: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(strong, weak) bool maps of jewelry evidence, shadows excluded.
 
-    A pixel is jewelry evidence when its sharp difference stands out of the
-    backdrop scatter, or when it differs in chromaticity (not just darker,
-    which a shadow is).
+    A pixel is jewelry evidence when its difference from the plate, with
+    soft shadow darkening taken out, stands out of the backdrop scatter.
     """
     thr = np.maximum(k_noise * diff.noise, min_delta)
-    sharp = diff.sharp > 0.6 * thr
-    chroma = diff.chroma > np.maximum(shadow_chroma, 0.8 * thr)
-    strong = (diff.total > thr) & (sharp | chroma)
-    # weak: above the scatter, within 2 px of sharp evidence (fills wire centres)
-    near_sharp = cv2.dilate(sharp.astype(np.uint8), _disk(2)) > 0
-    weak = (diff.total > 0.5 * thr) & (near_sharp | chroma)
+    eff = diff.total if keep_shadows else diff.effective
+    strong = eff > thr
+    weak = eff > 0.5 * thr
     return strong, weak
 
 
@@ -390,9 +392,9 @@ def colour_range_mask(image, mask=None, *, settings: ColourSettings = ColourSett
         fit = (best_res <= settings.tolerance).astype(np.float32)
     diff = backdrop_difference(rgb, plate)
     thr = np.maximum(3.0 * diff.noise, 4.0)
-    # a neutral darkening is a shadow unless it has a sharp edge
-    shadow_like = (diff.chroma < np.maximum(4.0, thr)) & (diff.sharp < 0.6 * thr)
-    out = best_a * fit * (diff.total > thr * 0.5) * (~shadow_like)
+    # a soft neutral darkening is a shadow: only what remains with the shadow
+    # taken out counts
+    out = best_a * fit * (diff.effective > thr * 0.5)
     if mask is not None:
         out = out * np.clip(np.asarray(mask, np.float32), 0, 1)
     if settings.connect:
@@ -439,7 +441,7 @@ def open_gaps(alpha, diff: BackdropDifference, *, k_noise: float = 3.0, min_area
     """
     alpha = np.asarray(alpha, np.float32)
     thr = np.maximum(k_noise * diff.noise, min_delta)
-    agree = (diff.total < thr) & (alpha > 0.05)
+    agree = (diff.effective < thr) & (alpha > 0.05)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(agree.astype(np.uint8), connectivity=4)
     if n <= 1:
         return alpha

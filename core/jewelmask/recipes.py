@@ -52,8 +52,6 @@ class AutoSettings:
         times the local backdrop scatter (higher for textured backdrops).
     min_delta : float
         ... and at least this Delta E.
-    shadow_chroma : float
-        Hue change (Delta E in a*b*) below which a darkening is a shadow.
     min_contrast : float
         Delta E of fully covered metal against the backdrop at least.
     open_gaps : bool
@@ -68,7 +66,6 @@ class AutoSettings:
 
     k_noise: float = 4.0
     min_delta: float = 4.0
-    shadow_chroma: float = 5.0
     min_contrast: float = 10.0
     open_gaps: bool = True
     gap_min_area: int = 3
@@ -78,8 +75,8 @@ class AutoSettings:
 
 PRESETS: dict[str, AutoSettings] = {
     "white-sweep": AutoSettings(),
-    "grey-sweep": AutoSettings(k_noise=4.0, min_delta=3.5, shadow_chroma=4.0),
-    "textured": AutoSettings(k_noise=6.0, min_delta=7.0, shadow_chroma=7.0, gap_min_area=8),
+    "grey-sweep": AutoSettings(k_noise=4.0, min_delta=3.5),
+    "textured": AutoSettings(k_noise=6.0, min_delta=7.0, gap_min_area=8),
 }
 
 
@@ -164,12 +161,8 @@ def auto_stages(image, *, settings: RecipeSettings | None = None, progress=None,
     diff = backdrop_difference(rgb, plate, box=box)
     a_ai = ai[r0:r1, c0:c1]
     strong, weak = _evidence(diff, k_noise=cfg.k_noise, min_delta=cfg.min_delta,
-                             shadow_chroma=cfg.shadow_chroma)
-    if cfg.keep_shadows:
-        thr = np.maximum(cfg.k_noise * diff.noise, cfg.min_delta)
-        strong |= diff.total > thr
-        weak |= diff.total > 0.5 * thr
-    pa = plate_alpha(diff, min_contrast=cfg.min_contrast)
+                             keep_shadows=cfg.keep_shadows)
+    pa = plate_alpha(diff, min_contrast=cfg.min_contrast, keep_shadows=cfg.keep_shadows)
     core = a_ai >= 0.5
     # detail: evidence connected (through weak evidence) to the AI core or to
     # long strong structures of its own
