@@ -123,7 +123,7 @@ def plate_alpha(diff: BackdropDifference, *, min_contrast: float = 10.0,
     total = diff.total if keep_shadows else diff.effective
     # a light denoise: the sensor and JPEG grain of one pixel is as large as
     # the signal of a faint 1 px wire
-    total = cv2.GaussianBlur(total, (0, 0), 0.7)
+    total = cv2.GaussianBlur(total, (0, 0), 0.5)
     full = cv2.dilate(total, np.ones((window, window), np.uint8))
     full = np.maximum(full, min_contrast)
     # subtract the backdrop's own scatter so clean backdrop stays at 0
