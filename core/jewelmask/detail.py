@@ -412,45 +412,74 @@ def colour_range_mask(image, mask=None, *, settings: ColourSettings = ColourSett
 # --- gaps -------------------------------------------------------------------
 
 
-def open_gaps(alpha, diff: BackdropDifference, *, k_noise: float = 3.0, min_area: int = 4,
-              max_texture: float = 1.5, min_delta: float = 3.0) -> np.ndarray:
+def open_gaps(alpha, diff: BackdropDifference, *, coverage=None, k_noise: float = 3.0,
+              min_area: int = 1, max_texture: float = 1.5, min_delta: float = 3.0,
+              texture_area: int = 400, min_agree: float = 0.25) -> np.ndarray:
     """Make backdrop seen through the jewelry transparent again.
 
-    Inside the current mask, connected regions that agree with the backdrop
-    plate (within the local scatter) and are as smooth as the backdrop are
-    holes: link eyes, ring interiors, between prongs. A clear stone on a
-    white sweep is not one: its facets make it textured, and it is kept.
+    Inside the current mask, the connected places where the plate says
+    "little or no coverage" and enough of which agrees with the backdrop in
+    colour (within the local scatter) are holes: link eyes,
+    ring interiors, between prongs. There the mask becomes the plate
+    coverage (soft at the rim). A clear stone on a white sweep is not one:
+    its facets differ from the backdrop in colour and, for large places,
+    in texture, and it is kept.
 
     Parameters
     ----------
     alpha : (h, w) float32 array
         Current mask (e.g. the AI's), same size as the arrays in `diff`.
     diff : BackdropDifference
+    coverage : (h, w) float32 array, optional
+        Plate coverage (:func:`plate_alpha`); holes take this value.
+        Without it holes become 0 and candidates are the agreeing pixels.
     k_noise : float
         How many times the backdrop scatter still counts as agreement.
     min_area : int
         Smallest hole, in pixels.
     max_texture : float
-        Largest mean sharp difference (in units of the scatter) of a hole.
+        Largest mean sharp difference (in units of the scatter) inside a
+        large hole (away from its rim).
     min_delta : float
         Delta E that always counts as agreement.
+    texture_area : int
+        Holes at least this large are also checked for texture.
+    min_agree : float
+        Fraction of a place that must agree with the backdrop.
 
     Returns
     -------
-    (h, w) float32 array: `alpha` with holes set to 0.
+    (h, w) float32 array: `alpha` with holes opened.
     """
     alpha = np.asarray(alpha, np.float32)
     thr = np.maximum(k_noise * diff.noise, min_delta)
-    agree = (diff.effective < thr) & (alpha > 0.05)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(agree.astype(np.uint8), connectivity=4)
+    ratio = diff.effective / thr
+    if coverage is None:
+        cand = (ratio < 1) & (alpha > 0.05)
+        target = np.zeros_like(alpha)
+    else:
+        target = np.asarray(coverage, np.float32)
+        # where the mask claims much more than the plate sees
+        cand = (target < 0.5) & (alpha > target + 0.25)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(cand.astype(np.uint8), connectivity=4)
     if n <= 1:
         return alpha
-    area = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
-    tex = np.bincount(labels.ravel(), weights=(diff.sharp / np.maximum(diff.noise, 0.5)).ravel(),
-                      minlength=n) / np.maximum(area, 1)
-    hole = (area >= min_area) & (tex <= max_texture)
+    area = stats[:, cv2.CC_STAT_AREA]
+    flat = labels.ravel()
+    # a place is a hole when enough of it shows the backdrop itself: the rim
+    # of a link eye is partly covered metal, its middle is backdrop
+    agree = (ratio < 1.0).ravel() & (flat > 0)
+    n_agree = np.bincount(flat, weights=agree.astype(np.float64), minlength=n)
+    hole = (n_agree >= min_area) & (n_agree >= min_agree * area)
+    big = hole & (area >= texture_area)
+    if big.any():
+        inner = cv2.erode(cand.astype(np.uint8), _disk(2)) > 0
+        tex_w = np.where(inner, diff.sharp / np.maximum(diff.noise, 0.5), 0.0).ravel()
+        n_in = np.bincount(flat, weights=inner.ravel().astype(np.float64), minlength=n)
+        tex = np.bincount(flat, weights=tex_w, minlength=n) / np.maximum(n_in, 1)
+        hole &= ~(big & (tex > max_texture))
     hole[0] = False
     holes = hole[labels]
     out = alpha.copy()
-    out[holes] = 0.0
+    out[holes] = np.minimum(out[holes], target[holes])
     return out

@@ -68,7 +68,7 @@ class AutoSettings:
     min_delta: float = 4.0
     min_contrast: float = 10.0
     open_gaps: bool = True
-    gap_min_area: int = 3
+    gap_min_area: int = 1
     keep_shadows: bool = False
     plate_smoothness: float = 0.035
 
@@ -175,14 +175,14 @@ def auto_stages(image, *, settings: RecipeSettings | None = None, progress=None,
     band = (cv2.dilate(core.astype(np.uint8), _disk(2)) > 0) & ~inner
     bulk = np.where(inner, 1.0, np.where(band, pa, 0.0)).astype(np.float32)
     if cfg.open_gaps:
-        opened = open_gaps(bulk, diff, k_noise=cfg.k_noise * 0.75, min_area=cfg.gap_min_area,
-                           min_delta=cfg.min_delta * 0.75)
+        opened = open_gaps(bulk, diff, coverage=pa, k_noise=cfg.k_noise * 0.75,
+                           min_area=cfg.gap_min_area, min_delta=cfg.min_delta * 0.75)
     else:
         opened = bulk
     out = np.maximum(opened, detail)
     if cfg.open_gaps:
         # the detail may not refill what was reopened
-        holes = (bulk > 0.5) & (opened == 0)
+        holes = opened < bulk
         out[holes] = np.minimum(out[holes], pa[holes])
     alpha[r0:r1, c0:c1] = out
     def full(x):
