@@ -85,7 +85,8 @@ def test_open_gaps_reopens_filled_ring_interior():
     filled = alpha.copy()
     cv2.circle(filled, (200, 150), 60, 1.0, -1)  # the AI fills the ring
     plate = backdrop_plate(rgb, filled)
-    out = open_gaps(filled, backdrop_difference(rgb, plate))
+    diff = backdrop_difference(rgb, plate)
+    out = open_gaps(filled, diff, coverage=plate_alpha(diff))
     interior = np.zeros_like(alpha, bool)
     cv2.circle(interior.view(np.uint8), (200, 150), 50, 1, -1)
     interior &= alpha == 0
@@ -93,20 +94,25 @@ def test_open_gaps_reopens_filled_ring_interior():
     assert (out[alpha > 0.9] > 0.9).mean() > 0.98  # the metal stays
 
 
-def test_open_gaps_keeps_a_textured_white_stone():
+def test_open_gaps_keeps_a_faceted_white_stone():
+    """A brilliant on a white sweep: facets in many light tones, none a hole."""
     H, W = 200, 200
+    rng = np.random.default_rng(0)
     rgb = np.full((H, W, 3), 0.95, np.float32)
-    rgb += np.random.default_rng(0).normal(0, 0.003, rgb.shape).astype(np.float32)
     stone = np.zeros((H, W), np.float32)
     cv2.circle(stone, (100, 100), 40, 1.0, -1)
-    # white facets, separated by thin darker facet lines
-    facets = rgb.copy()
-    for ang in np.linspace(0, np.pi, 7):
-        x, y = int(100 + 40 * np.cos(ang)), int(100 + 40 * np.sin(ang))
-        cv2.line(facets, (200 - x, 200 - y), (x, y), (0.7, 0.7, 0.72), 1)
-    rgb = np.where(stone[..., None] > 0, facets, rgb)
+    facets = np.zeros((H, W), np.int32)
+    rr, cc = np.mgrid[0:H, 0:W]
+    ang = np.arctan2(rr - 100, cc - 100)
+    rad = np.hypot(rr - 100, cc - 100)
+    facets = (((ang + np.pi) / (2 * np.pi) * 16).astype(int) * 3 + (rad > 22) + (rad > 32))
+    tones = rng.uniform(0.55, 1.0, (facets.max() + 1, 1)) * np.array([[1.0, 1.0, 1.03]])
+    stone_rgb = np.clip(tones[facets], 0, 1).astype(np.float32)
+    rgb = np.where(stone[..., None] > 0, stone_rgb, rgb)
+    rgb += rng.normal(0, 0.003, rgb.shape).astype(np.float32)
     plate = backdrop_plate(rgb, stone)
-    out = open_gaps(stone, backdrop_difference(rgb, plate), min_area=200)
+    diff = backdrop_difference(rgb, plate)
+    out = open_gaps(stone, diff, coverage=plate_alpha(diff))
     assert out[stone > 0].mean() > 0.9
 
 
