@@ -239,11 +239,13 @@ def test_tiff_tag_read_by_us_and_by_pillow(tmp_path):
     res = parse_image_resources(raw)
     assert [r.id for r in res] == [2000, 2001, 2999]
     assert res[0].data == encode_path_resource(paths[0], W, H) == square_records()
-    # a big-endian ("MM") TIFF with the same tag reads the same
-    big = BytesIO()
-    im.save(big, format="TIFF", tiffinfo=im.tag_v2, big_endian=True)
-    assert big.getvalue()[:2] == b"MM"
-    assert read_paths(big.getvalue()).paths[0].n_nodes == 4
+    # a hand-made big-endian ("MM") TIFF directory with the same tag reads the same
+    entries = [(256, 3, 1, struct.pack(">HH", W, 0)), (257, 3, 1, struct.pack(">HH", H, 0)),
+               (34377, 1, len(raw), struct.pack(">I", 8 + 2 + 12 * 3 + 4))]
+    ifd = struct.pack(">H", 3) + b"".join(struct.pack(">HHI", t, ty, n) + v for t, ty, n, v in entries)
+    mm = b"MM\x00*" + struct.pack(">I", 8) + ifd + b"\x00" * 4 + raw
+    emb = read_paths(mm)
+    assert emb.shape == (H, W) and emb.paths[0].n_nodes == 4 and emb.clipping_name == "Square"
 
 
 def test_demo_files(tmp_path):
