@@ -215,6 +215,7 @@ def _find_crossings(edges, ring_id):
     chain = np.cumsum(ring_start | np.r_[True, s_ff[1:] != s_ff[:-1]])
     length = np.hypot(x1 - x0, dy)
     cell = float(np.clip(4.0 * np.median(length), 4.0, 256.0))
+    cell = max(cell, float(length.sum()) / 200_000.0)  # bound the lookup work
     # cut edges into lookup pieces of at most one cell
     k = np.maximum(np.ceil(length / cell).astype(np.int64), 1)
     pe = np.repeat(np.arange(n), k)
@@ -338,7 +339,7 @@ def _coverage(edges, run_id, h, w, fill_rule, cov):
     np.clip(col, 0, w, out=col)
     fx = np.clip(xm - col, 0.0, 1.0)
     run = run_id[owner]
-    mult = _run_multipliers(pieces, run, row, dy, h, w, fill_rule)
+    mult = _run_multipliers(pieces, run, row, dy, edges, owner, h, w, fill_rule)
     wgt = (dy * mult[run]).astype(np.float32)
     # Accumulate the per-row prefix sums with 2-D integral images: every
     # contribution is entered at its row and cancelled on the next row, so the
@@ -374,7 +375,7 @@ def _fill(wnd, fill_rule):
     return (wnd % 2 != 0).astype(np.int64)
 
 
-def _run_multipliers(pieces, run, row, dy, h, w, fill_rule):
+def _run_multipliers(pieces, run, row, dy, edges, owner, h, w, fill_rule):
     """+1, -1 or 0 per run: how the run's edges bound the filled region.
 
     For each run, one piece (the tallest one inside the window) is taken; the
@@ -400,29 +401,41 @@ def _run_multipliers(pieces, run, row, dy, h, w, fill_rule):
     qx = xmid[first]
     qy = (pieces[first, 1] + pieces[first, 3]) * 0.5
     qr = row[first]
-    if first.size * len(row) <= 4_000_000:
-        # few runs: scan each query's row directly
-        qi_list, pj_list = [], []
+    qe = owner[first]
+    # candidate edges: those spanning the query's pixel row (horizontal edges
+    # never cross a horizontal line strictly inside a row)
+    ey0, ey1 = edges[:, 1], edges[:, 3]
+    ylo, yhi = np.minimum(ey0, ey1), np.maximum(ey0, ey1)
+    span = (yhi > 0) & (ylo < h) & (ey0 != ey1)
+    if first.size * len(edges) <= 4_000_000:
+        qi_list, ej_list = [], []
         for q in range(first.size):
-            pj = np.flatnonzero(row == qr[q])
-            pj_list.append(pj)
-            qi_list.append(np.full(pj.size, q))
+            ej = np.flatnonzero(span & (ylo <= qy[q]) & (yhi > qy[q]))
+            ej_list.append(ej)
+            qi_list.append(np.full(ej.size, q))
         qi = np.concatenate(qi_list)
-        pj = np.concatenate(pj_list)
+        ej = np.concatenate(ej_list)
     else:
-        by_row = np.argsort(row, kind="stable")
-        row_start = np.searchsorted(row[by_row], np.arange(h + 1))
+        idx = np.flatnonzero(span)
+        r_lo = np.clip(np.floor(ylo[idx]), 0, h - 1).astype(np.int64)
+        r_hi = np.clip(np.floor(yhi[idx]), 0, h - 1).astype(np.int64)
+        cnt = r_hi - r_lo + 1
+        pe = np.repeat(idx, cnt)
+        pr = np.repeat(r_lo, cnt) + (np.arange(pe.size) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+        order = np.argsort(pr, kind="stable")
+        pe, pr = pe[order], pr[order]
+        row_start = np.searchsorted(pr, np.arange(h + 1))
         cnt = row_start[qr + 1] - row_start[qr]
         qi = np.repeat(np.arange(first.size), cnt)
         off = np.arange(qi.size) - (np.cumsum(cnt) - cnt)[qi]
-        pj = by_row[row_start[qr][qi] + off]
-    pa_y, pb_y = pieces[pj, 1], pieces[pj, 3]
+        ej = pe[row_start[qr][qi] + off]
+    a_y, b_y = ey0[ej], ey1[ej]
     y = qy[qi]
-    down = pb_y > pa_y
-    crosses = np.where(down, (pa_y <= y) & (y < pb_y), (pb_y <= y) & (y < pa_y))
+    down = b_y > a_y
+    crosses = np.where(down, (a_y <= y) & (y < b_y), (b_y <= y) & (y < a_y))
     with np.errstate(divide="ignore", invalid="ignore"):
-        xi = pieces[pj, 0] + (y - pa_y) * (pieces[pj, 2] - pieces[pj, 0]) / (pb_y - pa_y)
-    hit = crosses & (xi < qx[qi]) & (pj != first[qi])
+        xi = edges[ej, 0] + (y - a_y) * (edges[ej, 2] - edges[ej, 0]) / (b_y - a_y)
+    hit = crosses & (xi < qx[qi]) & (ej != qe[qi])
     wl = np.bincount(qi[hit], weights=np.where(down, 1.0, -1.0)[hit], minlength=first.size)
     wl = np.rint(wl).astype(np.int64)
     s = np.where(pieces[first, 3] > pieces[first, 1], 1, -1)
