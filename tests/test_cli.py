@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -139,3 +140,37 @@ def test_models_list(capsys):
     assert _run("models", "list") == 0
     out = capsys.readouterr().out
     assert "u2netp" in out and "(default)" in out
+
+
+def test_path_recipe_from_embedded_photoshop_paths(tmp_path):
+    from jewelmask.paths import paths_to_mask, write_demo_files
+
+    demo = write_demo_files(tmp_path)
+    src = demo["jpeg"]
+    assert _run("cutout", src, "--out", tmp_path / "o", "--recipe", "path", "--paths", "embedded") == 0
+    _, _, m = _open(tmp_path / "o" / (Path(src).stem + ".png"))
+    expected = paths_to_mask(demo["paths"], m.shape)[0]
+    assert np.abs(m / 255.0 - expected).max() <= 1 / 255 + 1e-6
+
+
+def test_path_recipe_without_paths_is_a_clear_error(tmp_path, capsys):
+    src = tmp_path / "ring.png"
+    _photo(src)
+    assert _run("cutout", src, "--out", tmp_path / "o", "--recipe", "path") == 1
+    assert "--paths" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("save,ext", [("clipped-jpeg", ".jpg"), ("tiff", ".tif")])
+def test_clipping_path_output_round_trips(tmp_path, save, ext):
+    from jewelmask.paths import path_to_mask, read_paths
+
+    src = tmp_path / "ring.png"
+    alpha = _photo(src)
+    assert _run("cutout", src, "--out", tmp_path / "o", "--recipe", "channel", "--save", save) == 0
+    out = tmp_path / "o" / ("ring" + ext)
+    emb = read_paths(out)
+    assert emb.clipping_name == cli.CLIP_NAME
+    clip = path_to_mask(emb.clipping_path, alpha.shape)
+    inter = ((clip >= 0.5) & (alpha >= 0.5)).sum()
+    union = ((clip >= 0.5) | (alpha >= 0.5)).sum()
+    assert inter / union > 0.85

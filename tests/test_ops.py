@@ -62,3 +62,24 @@ def test_every_op_declares_valid_defaults():
     for op in OPS.values():
         assert op.check_params({}) == op.defaults()
         assert op.default_mode in MASK_MODES
+
+
+def test_path_to_mask_op_from_gimp_strokes():
+    from jewelmask.errors import PathDataError
+
+    img = np.zeros((40, 60, 3), np.float32)
+    # a 10 x 20 rectangle as GIMP gives it: (in-handle, anchor, out-handle) per corner
+    pts = []
+    for x, y in [(10, 10), (30, 10), (30, 20), (10, 20)]:
+        pts += [x, y, x, y, x, y]
+    res = run_op("path-to-mask", img, paths=[{"format": "gimp", "name": "prong", "strokes": [[pts, True]]}])
+    assert res.mask.shape == (40, 60)
+    assert res.mask[15, 20] == 1.0 and res.mask[5, 5] == 0.0
+    assert abs(res.mask.sum() - 200.0) < 1e-3  # exact area
+    cut = run_op("path-to-mask", img, paths=[
+        {"format": "svg-d", "name": "stone", "d": "M0 0 H60 V40 H0 Z"},
+        {"format": "svg-d", "name": "cut: eye", "d": "M10 10 H20 V20 H10 Z"},
+    ])
+    assert cut.mask[15, 15] == 0.0 and cut.mask[30, 40] == 1.0
+    with pytest.raises(PathDataError, match="path"):
+        run_op("path-to-mask", img, paths=[])

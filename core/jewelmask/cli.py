@@ -10,10 +10,13 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from . import __version__
 from .errors import JewelmaskError
 
-SAVE_CHOICES = ("mask", "cutout", "both")
+SAVE_CHOICES = ("mask", "cutout", "both", "clipped-jpeg", "tiff")
+CLIP_NAME = "jewelmask outline"
 
 
 def _log(msg: str) -> None:
@@ -45,7 +48,40 @@ def _output_paths(image: Path, out_dir: Path, save: str) -> dict[str, Path]:
         return {"mask": out_dir / f"{stem}.png"}
     if save == "cutout":
         return {"cutout": out_dir / f"{stem}.png"}
+    if save == "clipped-jpeg":
+        return {"clipped-jpeg": out_dir / f"{stem}.jpg"}
+    if save == "tiff":
+        return {"tiff": out_dir / f"{stem}.tif"}
     return {"cutout": out_dir / f"{stem}.png", "mask": out_dir / f"{stem}.mask.png"}
+
+
+def _write_clipped(targets, kind, rgb, alpha, args, loaded, source):
+    """JPEG on a background colour, or TIFF with the original pixels, each
+    with the mask traced into an embedded Photoshop clipping path."""
+    from . import io
+    from .dtypes import quantize
+    from .paths import trace_mask
+    from .paths.photoshop import (
+        build_image_resources,
+        photoshop_app13_payloads,
+        photoshop_resources_for_paths,
+        write_tiff_with_paths,
+    )
+
+    outline = trace_mask(alpha, tolerance=args.path_tolerance, name=CLIP_NAME)
+    if not outline.subpaths:
+        raise JewelmaskError(f"{source}: the mask is empty, there is no outline to write as a clipping path")
+    if kind == "clipped-jpeg":
+        bg = np.asarray(args.background, np.float32) / 255.0
+        a = np.clip(alpha, 0, 1)[..., None]
+        flat = rgb * a + bg * (1 - a)
+        res = photoshop_resources_for_paths([outline], alpha.shape, CLIP_NAME)
+        segs = [(0xED, p) for p in photoshop_app13_payloads(build_image_resources(res))]
+        io.write_jpeg(targets[kind], flat, quality=args.quality, icc_profile=loaded.icc_profile,
+                      app_segments=segs, protect=source)
+    else:
+        write_tiff_with_paths(targets[kind], quantize(np.clip(rgb, 0, 1), np.uint8), [outline],
+                              CLIP_NAME)
 
 
 def _process_one(path: Path, args, out_dir: Path) -> dict[str, Path]:
@@ -63,12 +99,22 @@ def _process_one(path: Path, args, out_dir: Path) -> dict[str, Path]:
             raise JewelmaskError(f"{t} exists; pass --overwrite to replace it")
     loaded = io.read_image(path)
     bits = args.bits or (16 if loaded.bit_depth >= 16 else 8)
+    paths = None
+    if getattr(args, "paths", None):
+        from .cli_paths import load_paths
+
+        paths = load_paths(args.paths, path, loaded.rgb.shape[:2], args.path_name)
+    if args.recipe == "path" and not paths:
+        raise JewelmaskError("--recipe path needs --paths embedded or --paths FILE.svg")
     progress = _Progress(path.name)
     try:
         alpha = run_recipe(loaded.rgb, recipe=args.recipe, settings=_settings(args),
-                           progress=progress)
+                           paths=paths, progress=progress)
     finally:
         progress.done()
+    for kind in ("clipped-jpeg", "tiff"):
+        if kind in targets:
+            _write_clipped(targets, kind, loaded.rgb, alpha, args, loaded, path)
     if "mask" in targets:
         io.write_mask(targets["mask"], alpha, bits=bits, protect=path)
     if "cutout" in targets:
@@ -150,7 +196,7 @@ def cmd_demo(args) -> int:
         return 2
     out_dir = Path(args.out)
     ns = argparse.Namespace(save="both", recipe=args.recipe, model=args.model,
-                            bits=None, overwrite=True, tiles=6)
+                            bits=None, overwrite=True, tiles=6, paths=None, path_name=None)
     t0 = time.perf_counter()
     try:
         targets = _process_one(sample, ns, out_dir.resolve())
@@ -206,7 +252,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "With --save mask: DIR/<name>.png, a greyscale mask the size of the photo "
                     "(white = jewelry). With cutout: DIR/<name>.png with transparency. "
                     "With both: the cutout as <name>.png and the mask as <name>.mask.png. "
-                    "16-bit photos give 16-bit outputs.",
+                    "With clipped-jpeg: <name>.jpg, the cutout on a --background colour with "
+                    "the mask traced into an embedded Photoshop clipping path. With tiff: "
+                    "<name>.tif, the original pixels (8-bit) with that clipping path. "
+                    "16-bit photos give 16-bit masks and cutouts.",
     )
     c.add_argument("images", nargs="+", metavar="IMAGE", help="JPEG, PNG, TIFF or WebP files")
     c.add_argument("--out", required=True, metavar="DIR", help="folder for the results (created if needed)")
@@ -218,6 +267,20 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--bits", type=int, choices=(8, 16), default=None,
                    help="bit depth of the outputs (default: that of the photo)")
     c.add_argument("--overwrite", action="store_true", help="replace results that already exist")
+    g = c.add_argument_group("vector paths (prongs, stones)")
+    g.add_argument("--paths", metavar="embedded|FILE.svg",
+                   help="paths to combine: 'embedded' for the Photoshop paths saved in each photo "
+                        "(JPEG or TIFF), or an SVG file drawn over the photo. A path is hard and "
+                        "opaque; a path named 'cut: ...' or '-...' subtracts (docs/paths.md)")
+    g.add_argument("--path-name", metavar="NAME", help="use only the path with this name")
+    g = c.add_argument_group("clipped-jpeg and tiff outputs")
+    g.add_argument("--background", type=_rgb_triplet, default=(255, 255, 255), metavar="R,G,B",
+                   help="background colour of the clipped JPEG (default 255,255,255)")
+    g.add_argument("--quality", type=int, default=95, choices=range(1, 101), metavar="1-100",
+                   help="JPEG quality (default 95)")
+    g.add_argument("--path-tolerance", type=float, default=0.5, metavar="PX",
+                   help="how far the traced clipping path may stray from the mask edge, in pixels "
+                        "(default 0.5)")
     g = c.add_argument_group("AI pass")
     g.add_argument("--tiles", type=int, default=6, metavar="N",
                    help="close-up crops the AI looks at after its global look (default 6; 0 = "

@@ -310,3 +310,66 @@ register(Op(
     default_mode="add",
     help="Restores chains by their metal tone, relative to the backdrop, keeping only connected structures.",
 ))
+
+
+def paths_from_editor(paths) -> list:
+    """Editor path descriptions to :class:`jewelmask.paths.Path` objects.
+
+    Each item is a Path, or a dict: ``{"format": "gimp", "name": str,
+    "strokes": [[points, closed], ...]}`` (GIMP's anchor/handle triplets),
+    ``{"format": "krita-svg", "svg": str, "resolution": float}`` (Krita's
+    ``Shape.toSvg()`` in points), or ``{"format": "svg-d", "d": str,
+    "name": str}`` (path data in pixels).
+    """
+    from .paths import Path, from_gimp_strokes, path_from_svg_d, paths_from_krita_svg, role_from_name
+
+    out = []
+    for i, p in enumerate(paths or ()):
+        if isinstance(p, Path):
+            out.append(p)
+            continue
+        if not isinstance(p, dict):
+            raise ValueError(f"paths[{i}] must be a Path or a dict, got {type(p).__name__}")
+        fmt = p.get("format")
+        name = str(p.get("name", ""))
+        if fmt == "gimp":
+            strokes = [(list(map(float, pts)), bool(closed)) for pts, closed in p.get("strokes", ())]
+            out.append(from_gimp_strokes(strokes, name=name))
+        elif fmt == "krita-svg":
+            out.extend(paths_from_krita_svg(p["svg"], float(p["resolution"])))
+        elif fmt == "svg-d":
+            out.append(path_from_svg_d(p["d"], name=name, role=role_from_name(name)))
+        else:
+            raise ValueError(f"paths[{i}] has an unknown format {fmt!r} (gimp, krita-svg or svg-d)")
+    return out
+
+
+def _path_to_mask(image, *, mask, selection, paths, params, progress):
+    from .errors import PathDataError
+    from .paths import paths_to_mask
+
+    found = paths_from_editor(paths)
+    if not found:
+        raise PathDataError("no path to turn into a mask: draw or select a path (or a vector shape) first")
+    H, W = image.shape[:2]
+    add, cut = paths_to_mask(found, (H, W), fill_rule=None if params["fill_rule"] == "path" else params["fill_rule"])
+    progress(1.0)
+    # the mask of the paths; "cut" paths are returned as their own channel so
+    # the front end's mode (subtract) can use them
+    out = np.clip(add * (1.0 - cut), 0.0, 1.0).astype(np.float32)
+    return OpResult(mask=out, channels={"jewelmask: prongs": out},
+                    info={"paths": len(found), "cut": int(sum(p.role == "cut" for p in found))})
+
+
+register(Op(
+    name="path-to-mask",
+    label="Path to Mask (prongs, stones)",
+    func=_path_to_mask,
+    params=(
+        Param("fill_rule", "choice", "path", "Fill rule", choices=("path", "nonzero", "evenodd"),
+              help="how overlapping subpaths fill; 'path' keeps each path's own rule"),
+    ),
+    default_mode="add",
+    needs=("paths",),
+    help="The active path(s) as a razor-sharp anti-aliased mask; paths named 'cut: ...' subtract.",
+))

@@ -37,6 +37,7 @@ RECIPES = {
     "ai": "the full-detail AI pass alone: a global look, then crops at a finer scale",
     "channel": "channel mask: the channel with most contrast to the backdrop, crushed by Levels (no AI)",
     "colour": "colour-range recovery of metal tones, relative to the backdrop (no AI)",
+    "path": "the mask of the given vector paths alone (needs --paths; no AI)",
 }
 DEFAULT_RECIPE = "auto"
 
@@ -197,7 +198,7 @@ def auto_stages(image, *, settings: RecipeSettings | None = None, progress=None,
 
 def run_recipe(image, *, recipe: str = DEFAULT_RECIPE,
                settings: RecipeSettings | None = None, model: str | None = None,
-               progress=None) -> np.ndarray:
+               paths=None, progress=None) -> np.ndarray:
     """Run a recipe on a photo.
 
     Parameters
@@ -208,6 +209,10 @@ def run_recipe(image, *, recipe: str = DEFAULT_RECIPE,
     settings : RecipeSettings, optional
     model : str, optional
         Shortcut that overrides ``settings.ai.model``.
+    paths : list of jewelmask.paths.Path, optional
+        Vector paths in image pixels. A path is hard, opaque and
+        razor-sharp: ``add`` paths (prongs, stones) override the soft mask
+        inside them, ``cut`` paths subtract (see docs/paths.md).
     progress : callable(float), optional
         Fraction done; may raise to cancel.
 
@@ -220,6 +225,22 @@ def run_recipe(image, *, recipe: str = DEFAULT_RECIPE,
     settings = settings or RecipeSettings()
     if model is not None and model != settings.ai.model:
         settings = replace(settings, ai=replace(settings.ai, model=model))
+    if recipe == "path":
+        if not paths:
+            raise ValueError("recipe 'path' needs paths (on the command line: --paths embedded|FILE.svg)")
+        rgb, _ = as_float_image(image)
+        soft = np.zeros(rgb.shape[:2], np.float32)
+    else:
+        soft = _soft_recipe(image, recipe, settings, progress)
+    if paths:
+        from .paths import apply_path_roles, paths_to_mask
+
+        add, cut = paths_to_mask(paths, soft.shape)
+        soft = apply_path_roles(soft, add, cut)
+    return soft
+
+
+def _soft_recipe(image, recipe, settings, progress):
     if recipe == "ai":
         return ai_alpha(image, settings=settings.ai, progress=progress)
     if recipe == "auto":
