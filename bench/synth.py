@@ -890,8 +890,9 @@ def _add_solitaire(dl, c, R, *, mat, pal, prongs, prong_w, frame: bool, rot=0.0,
     for k in range(prongs):
         a = rot + (k + 0.5) * 2 * np.pi / prongs
         ca, sa = math.cos(a), math.sin(a)
-        rin = R * 0.86
-        rout = R * (1.16 if frame else 1.12)
+        # a claw shows a few wire widths: from the basket behind over the girdle
+        rin = R - 1.8 * prong_w
+        rout = R * 1.16 if frame else R + 1.2 * prong_w
         tip = (cx + rin * ca, cy + rin * sa * aspect)
         base = (cx + rout * ca, cy + rout * sa * aspect)
         _add_claw(dl, base, tip, prong_w, mat, bend=0.0)
@@ -1041,6 +1042,7 @@ class _Ctx:
     bg: np.ndarray  # backdrop base colour (display)
     mat: int
     backdrop: str
+    pendant: str | None = None
 
     def wire(self, lo=0.7, hi=4.0) -> float:
         return float(self.rng.uniform(lo, hi) * self.d)
@@ -1058,7 +1060,7 @@ class _Ctx:
 def _pendant(ctx: _Ctx, dl: DisplayList, bail_pt, size: float, kind: str | None = None) -> str:
     """A pendant hanging from ``bail_pt`` (the chain passes there). Returns a description."""
     rng = ctx.rng
-    kind = kind or str(rng.choice(["solitaire", "solitaire", "drop"]))
+    kind = kind or ctx.pendant or str(rng.choice(["solitaire", "solitaire", "drop"]))
     bx, by = bail_pt
     bw = ctx.prong() * 1.1
     stone = ctx.stone()
@@ -1285,14 +1287,17 @@ def _backdrop(rng, W, H, kind: str, flat_lay: bool, s: float) -> tuple[np.ndarra
     if base_kind == "paper":
         grain = cv2.GaussianBlur(rng.standard_normal((H, W)).astype(np.float32), (0, 0), 0.7 * s)
         grain *= 0.012 / max(float(grain.std()), 1e-6)
-        mott = _smooth_noise(rng, H, W, 40 * s) * 0.008
+        mott = _smooth_noise(rng, H, W, 70 * s) * 0.005
         B *= (1.0 + grain + mott)[..., None]
     elif base_kind == "marble":
+        # veins are soft: work at half resolution and upsample once
+        Hf, Wf, H, W, s = H, W, (H + 1) // 2, (W + 1) // 2, s / 2
         yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
+        M0 = np.ones((H, W, 3), np.float32)
         a = rng.uniform(0, np.pi)
         along = xx * math.cos(a) + yy * math.sin(a)
         clouds = _smooth_noise(rng, H, W, 300 * s)
-        B *= (1.0 - 0.025 * clouds)[..., None]
+        M0 *= (1.0 - 0.025 * clouds)[..., None]
         # a few long veins (level lines of a gently warped ramp) and fainter branches
         for amp, period, width, warp in ((rng.uniform(0.12, 0.25), 900, 0.018, 0.9), (rng.uniform(0.05, 0.1), 450, 0.012, 1.4)):
             turb = sum(_smooth_noise(rng, H, W, c * s) * w for c, w in ((500, 1.0), (220, 0.45), (90, 0.2), (35, 0.08)))
@@ -1302,8 +1307,10 @@ def _backdrop(rng, W, H, kind: str, flat_lay: bool, s: float) -> tuple[np.ndarra
             vein = np.exp(-((v / width) ** 2)) * strength
             vein = cv2.GaussianBlur(vein.astype(np.float32), (0, 0), 1.2 * s)
             vc = np.array([1.0, 1.0, 0.97], np.float32) * amp
-            B *= 1.0 - vein[..., None] * vc
-        B *= (1.0 + 0.006 * _smooth_noise(rng, H, W, 6 * s))[..., None]
+            M0 *= 1.0 - vein[..., None] * vc
+        H, W, s = Hf, Wf, s * 2
+        B *= cv2.resize(M0, (W, H), interpolation=cv2.INTER_LINEAR)
+        B *= (1.0 + 0.006 * cv2.GaussianBlur(rng.standard_normal((H, W)).astype(np.float32), (0, 0), 2.0 * s) * 4)[..., None]
     elif base_kind == "linen":
         p = rng.uniform(3.5, 6.0) * s
         yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
@@ -1387,6 +1394,13 @@ def _reflection(rng, alpha, prem, y0, s) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _labels(alpha, prong_frac, shadow_s, refl_s):
+    """thin, prong, gap, shadow and reflection masks (see :class:`Scene`)."""
+    thin, prong, gap = _fg_labels(alpha, prong_frac)
+    bg = alpha == 0
+    return thin, prong, gap, (shadow_s >= 0.04) & bg, (refl_s >= 0.03) & bg
+
+
+def _fg_labels(alpha, prong_frac):
     fg = alpha >= 0.5
     k5 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
     wide = cv2.morphologyEx(fg.astype(np.uint8), cv2.MORPH_OPEN, k5).astype(bool)
@@ -1398,9 +1412,7 @@ def _labels(alpha, prong_frac, shadow_s, refl_s):
     k9 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
     closed = cv2.morphologyEx(any_fg.astype(np.uint8), cv2.MORPH_CLOSE, k9).astype(bool)
     gap = (holes | closed) & bg
-    shadow = (shadow_s >= 0.04) & bg
-    reflection = (refl_s >= 0.03) & bg
-    return thin, prong, gap, shadow, reflection
+    return thin, prong, gap
 
 
 # --------------------------------------------------------------------------
@@ -1435,6 +1447,7 @@ def render_scene(
     backdrop: str | None = None,
     metal: int | None = None,
     wire: tuple[float, float] | None = None,
+    pendant: str | None = None,
     name: str = "",
 ) -> Scene:
     """Render one packshot; the same arguments always give the same pixels.
@@ -1454,6 +1467,8 @@ def render_scene(
         Index into ``MATERIALS``.
     wire : (float, float), optional
         Range of chain wire widths in pixels at 1200 px frame height.
+    pendant : {"solitaire", "drop"}, optional
+        Pendant design where the scene has one.
     name : str
         Stored in the scene.
 
@@ -1474,12 +1489,14 @@ def render_scene(
     if backdrop not in BACKDROPS:
         raise ValueError(f"backdrop must be one of {BACKDROPS}, got {backdrop!r}")
     metal = int(rng.integers(0, len(MATERIALS))) if metal is None else int(metal)
+    if pendant not in (None, "solitaire", "drop"):
+        raise ValueError(f"pendant must be 'solitaire' or 'drop', got {pendant!r}")
     s = height / 1200.0
     d = max(1.0, math.sqrt(s))
     base_kind = backdrop.replace("glossy-", "")
     (lo, hi), tint = _BG_BASE[base_kind]
     bg_guess = (lo + hi) / 2 * np.array(tint)
-    ctx = _Ctx(rng=rng, W=width, H=height, s=s, d=d, bg=bg_guess, mat=metal, backdrop=backdrop)
+    ctx = _Ctx(rng=rng, W=width, H=height, s=s, d=d, bg=bg_guess, mat=metal, backdrop=backdrop, pendant=pendant)
     if wire is not None:
         wlo, whi = wire
         ctx.wire = lambda lo=0.7, hi=4.0: float(rng.uniform(wlo, whi) * d)  # type: ignore[method-assign]
@@ -1491,41 +1508,53 @@ def render_scene(
 
     kd = np.array(light.key_dir[:2])
     ldir = -kd / max(np.linalg.norm(kd), 1e-6)
-    alpha = np.zeros((height, width), np.float32)
-    prem = np.zeros((height, width, 3), np.float32)
-    prong = np.zeros((height, width), np.float32)
+    # the foreground only lives in the union of the pieces' boxes (plus the defocus)
+    rasters = [rasterize(p.dl, height, width, light=light) for p in pieces]
+    sig = rng.uniform(0.3, 0.7) * d
+    boxes = [r.box for r in rasters if r.box[2] > r.box[0]] or [(0, 0, height, width)]
+    m = int(math.ceil(4 * sig)) + 8
+    r0, c0 = max(min(b[0] for b in boxes) - m, 0), max(min(b[1] for b in boxes) - m, 0)
+    r1, c1 = min(max(b[2] for b in boxes) + m, height), min(max(b[3] for b in boxes) + m, width)
+    R = (slice(r0, r1), slice(c0, c1))
+    alpha_c = np.zeros((r1 - r0, c1 - c0), np.float32)
+    prem_c = np.zeros((r1 - r0, c1 - c0, 3), np.float32)
+    prong_c = np.zeros((r1 - r0, c1 - c0), np.float32)
     shade = np.zeros((height, width), np.float32)
     refl = np.zeros((height, width), np.float32)
-    refl_col = np.zeros((height, width, 3), np.float32)
-    for piece in pieces:
-        ras = rasterize(piece.dl, height, width, light=light)
+    refl_col = np.zeros((height, width, 3), np.float32) if glossy else None
+    for piece, ras in zip(pieces, rasters):
         S = _shadow_map(rng, piece, ras.alpha, s, ldir)
         shade = 1.0 - (1.0 - shade) * (1.0 - S)
         if glossy and piece.mode == "standing":
             r, rp = _reflection(rng, ras.alpha, ras.premult, piece.contact_y, s)
             refl_col = refl_col * (1.0 - r[..., None]) + rp
             refl = 1.0 - (1.0 - refl) * (1.0 - r)
-        prem += ras.premult * (1.0 - alpha)[..., None]
-        alpha += ras.alpha * (1.0 - alpha)
-        np.maximum(prong, ras.prong, out=prong)
-        del ras
+        prem_c += ras.premult[R] * (1.0 - alpha_c)[..., None]
+        alpha_c += ras.alpha[R] * (1.0 - alpha_c)
+        np.maximum(prong_c, ras.prong[R], out=prong_c)
+    del rasters, ras, S
     B *= (1.0 - shade)[..., None]
     if glossy:
         B = B * (1.0 - refl)[..., None] + refl_col
     del refl_col
 
     # camera: defocus the foreground (alpha and alpha*F alike)
-    sig = rng.uniform(0.3, 0.7) * d
-    alpha = cv2.GaussianBlur(alpha, (0, 0), sig)
-    prem = cv2.GaussianBlur(prem, (0, 0), sig)
-    prong = cv2.GaussianBlur(prong, (0, 0), sig)
-    F = prem / np.maximum(alpha, 1e-6)[..., None]
-    del prem
-    alpha[alpha < 1.0 / 512] = 0.0
-    alpha[alpha > 1.0 - 1.0 / 512] = 1.0
-    F[alpha == 0] = 0.0
-    np.clip(F, 0.0, 1.0, out=F)
-    I = alpha[..., None] * F + (1.0 - alpha)[..., None] * B
+    alpha_c = cv2.GaussianBlur(alpha_c, (0, 0), sig)
+    prem_c = cv2.GaussianBlur(prem_c, (0, 0), sig)
+    prong_c = cv2.GaussianBlur(prong_c, (0, 0), sig)
+    F_c = prem_c / np.maximum(alpha_c, 1e-6)[..., None]
+    del prem_c
+    alpha_c[alpha_c < 1.0 / 512] = 0.0
+    alpha_c[alpha_c > 1.0 - 1.0 / 512] = 1.0
+    F_c[alpha_c == 0] = 0.0
+    np.clip(F_c, 0.0, 1.0, out=F_c)
+    I = B.copy()
+    I[R] = alpha_c[..., None] * F_c + (1.0 - alpha_c)[..., None] * B[R]
+    alpha = np.zeros((height, width), np.float32)
+    alpha[R] = alpha_c
+    F = np.zeros((height, width, 3), np.float32)
+    F[R] = F_c
+    del F_c
 
     # lateral chromatic aberration: R magnified, B shrunk by a fraction of a pixel
     disp = rng.uniform(0.15, 0.6) * d
@@ -1554,14 +1583,17 @@ def render_scene(
     jpeg = buf.getvalue()
     image = np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB")).copy()
 
-    thin, prg, gap, shadow, reflection = _labels(alpha, prong, shade, refl)
+    thin, prg, gap = (np.zeros((height, width), bool) for _ in range(3))
+    thin[R], prg[R], gap[R] = _fg_labels(alpha_c, prong_c)
+    shadow = (shade >= 0.04) & (alpha == 0)
+    reflection = (refl >= 0.03) & (alpha == 0)
     bits = [desc, f"on a {backdrop} {'flat lay' if flat_lay else 'sweep'}"]
     bits.append(f"defocus {sig:.2f} px, CA {disp:.2f} px, JPEG q{q}")
     return Scene(
         image=image,
         alpha=alpha,
-        fg=F.astype(np.float32),
-        bg=np.clip(B, 0, 1).astype(np.float32),
+        fg=F,
+        bg=np.clip(B, 0, 1, out=B),
         thin=thin,
         prong=prg,
         gap=gap,
@@ -1656,7 +1688,9 @@ def scene_spec(set_name: str, index: int) -> dict:
 
 def render_sample() -> Scene:
     """The demo photo: a gold chain with a claw-set pendant on a white sweep."""
-    return render_scene(SAMPLE_SEED, 1600, 1200, kind="necklace-hanging", backdrop="white", metal=GOLD, wire=(1.4, 2.0), name="sample")
+    return render_scene(
+        SAMPLE_SEED, 1600, 1200, kind="necklace-hanging", backdrop="white", metal=GOLD, wire=(1.4, 2.0), pendant="solitaire", name="sample"
+    )
 
 
 def _cache_dir(set_name: str) -> Path:
