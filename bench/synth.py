@@ -450,6 +450,12 @@ def rasterize(
     if x1 <= x0 or y1 <= y0:
         return Raster(alpha, prem, prong, (0, 0, 0, 0))
     k = float(1 << _SHIFT)
+    tile_bufs = (
+        np.empty((TILE * SS, TILE * SS, 4), np.float32),
+        np.empty((TILE * SS, TILE * SS, 4), np.float32),
+        np.empty((TILE * SS, TILE * SS), np.uint8),
+        np.empty((TILE * SS, TILE * SS), np.uint8),
+    )
     for ty in range(y0, y1, TILE):
         for tx in range(x0, x1, TILE):
             th, tw = min(TILE, y1 - ty), min(TILE, x1 - tx)
@@ -460,10 +466,10 @@ def rasterize(
                 continue
             hs, ws = th * SS, tw * SS
             ox, oy = tx * SS + 0.5, ty * SS + 0.5  # sub = p*SS - 0.5 - origin
-            A = np.zeros((hs, ws, 4), np.float32)  # nx, ny, c, 1/r (tube) or 0 (flat)
-            Bc = np.zeros((hs, ws, 4), np.float32)  # r, g, b (flat) / mult, mat (tube)
-            L = np.zeros((hs, ws), np.uint8)
-            body = np.zeros((hs, ws), np.uint8)
+            # nx, ny, c, 1/r (tube) or 0 (flat) | r, g, b (flat) or mult, mat (tube) | label | body
+            A, Bc, L, body = (np.ascontiguousarray(b[:hs, :ws]) if (hs, ws) != b.shape[:2] else b for b in tile_bufs)
+            for b in (A, Bc, L, body):
+                b.fill(0)
             for i in sel:
                 kind, geo, pay = dl.ops[i]
                 if kind == _K_TUBE:
@@ -1560,13 +1566,13 @@ def render_scene(
     disp = rng.uniform(0.15, 0.6) * d
     rmax = math.hypot(width / 2, height / 2)
     k = disp / rmax
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     cx, cy = (width - 1) / 2, (height - 1) / 2
     for ch, f in ((0, 1.0 + k), (2, 1.0 - k)):
-        mx = (cx + (xx - cx) / f).astype(np.float32)
-        my = (cy + (yy - cy) / f).astype(np.float32)
-        I[..., ch] = cv2.remap(np.ascontiguousarray(I[..., ch]), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    del xx, yy, mx, my
+        # output (x, y) samples the input at centre + (x - centre) / f: a pure scaling
+        Mi = np.float32([[1 / f, 0, cx * (1 - 1 / f)], [0, 1 / f, cy * (1 - 1 / f)]])
+        I[..., ch] = cv2.warpAffine(
+            np.ascontiguousarray(I[..., ch]), Mi, (width, height), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT
+        )
     if rng.random() < 0.5:
         amt = rng.uniform(0.15, 0.45)
         I = I + amt * (I - cv2.GaussianBlur(I, (0, 0), 1.0 * d))
