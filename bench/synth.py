@@ -579,23 +579,6 @@ def _ellipse(cx, cy, a, b, ang, n, t0=0.0) -> np.ndarray:
     return np.stack([cx + ca * x - sa * y, cy + sa * x + ca * y], axis=1)
 
 
-def _smooth_closed(ctrl: np.ndarray, n: int) -> np.ndarray:
-    """Periodic smooth curve through control points (Fourier interpolation)."""
-    m = len(ctrl)
-    z = ctrl[:, 0] + 1j * ctrl[:, 1]
-    f = np.fft.fft(z)
-    big = np.zeros(n, complex)
-    h = m // 2
-    big[:h] = f[:h]
-    big[-(m - h) :] = f[-(m - h) :]
-    zz = np.fft.ifft(big) * (n / m)
-    return np.stack([zz.real, zz.imag], axis=1)
-
-
-def _catenary(x0, y_vertex, c, xs) -> np.ndarray:
-    return y_vertex + c * (np.cosh((xs - x0) / c) - 1.0)
-
-
 def _wander(rng, W, H, start, heading, length, *, curv, margin, step=2.0) -> np.ndarray:
     """A smooth meandering path (lying chain) that steers away from the frame edges."""
     n = int(length / step)
@@ -932,7 +915,7 @@ def _add_bezel_drop(dl, c, R, *, mat, pal, rim):
     return np.array([cx, cy - 1.25 * R - rim / 2])
 
 
-def _add_ring(dl, c, Rb, *, mat, band_w, view, pal=None, stone_d=0.0, prong_w=2.0, rng=None):
+def _add_ring(dl, c, Rb, *, mat, band_w, view, pal=None, stone_d=0.0, prong_w=2.0):
     """A ring standing upright, 3/4 view; optional claw-set stone on top (side view)."""
     cx, cy = c
     n = 120
@@ -963,9 +946,7 @@ def _add_ring(dl, c, Rb, *, mat, band_w, view, pal=None, stone_d=0.0, prong_w=2.
         dl.tube(pts, prong_w / 2, mat=mat, label=LAB_PRONG, mult=np.array([0.8, 1.0, 1.1, 1.0]))
         dl._circle_attr(tip, prong_w * 0.6, (0.0, 1.0, float(tip[1]), prong_w * 0.6, 1.0, mat, LAB_PRONG))
     # a front prong crossing the crown
-    base = (cx + 0.02 * D, top_y)
     _add_claw(dl, (cx + 0.06 * D, gy + 0.35 * D), (cx + 0.1 * D, gy - 0.14 * D), prong_w, mat, bend=0.0)
-    del base
 
 
 def _add_hoop(dl, c, R, *, mat, wire, view, rot=0.0):
