@@ -166,6 +166,7 @@ class ParamStore(object):
     def __init__(self, specs=(), read=None, write=None):
         self._read, self._write = read, write
         self.values, self.modes, self.specs = {}, {}, {}
+        self._explicit = set()  # operations whose mode the user chose
         self.set_specs(specs)
 
     def set_specs(self, specs):
@@ -184,7 +185,7 @@ class ParamStore(object):
             for k in list(vals):
                 if s.param(k) is None:
                     del vals[k]
-            if s.name not in self.modes:
+            if s.name not in self._explicit:
                 mode = saved.get("mode")
                 self.modes[s.name] = mode if mode in MODES else s.default_mode
 
@@ -218,6 +219,7 @@ class ParamStore(object):
         if mode not in MODES:
             raise ValueError("mode must be one of %s, got %r" % (", ".join(MODES), mode))
         self.modes[name] = mode
+        self._explicit.add(name)
 
     def mode(self, name):
         spec = self.specs.get(name)

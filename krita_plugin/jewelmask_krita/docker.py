@@ -178,7 +178,7 @@ class Section(QWidget):
         if spec.help or catalogue.HINTS.get(spec.name):
             hint = QLabel(catalogue.HINTS.get(spec.name) or spec.help)
             hint.setWordWrap(True)
-            hint.setStyleSheet("color: palette(mid);")
+            hint.setStyleSheet("font-style: italic;")
             form.addRow(hint)
         self.mode = None
         self.preview = None

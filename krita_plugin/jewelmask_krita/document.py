@@ -106,9 +106,17 @@ def read_pixels(node, region):
     return bytes(node.pixelData(x, y, w, h))
 
 
+def _selection(doc):
+    """The global selection, or None when there is none (or it is empty)."""
+    sel = doc.selection()
+    if sel is None or sel.width() <= 0 or sel.height() <= 0:
+        return None
+    return sel
+
+
 def read_selection(doc, region):
     """The selection's bytes over `region` (one per pixel), or None without one."""
-    sel = doc.selection()
+    sel = _selection(doc)
     if sel is None:
         return None
     x, y, w, h = region
@@ -126,7 +134,7 @@ def read_decimated(node, region, step, pixel_bytes):
 
 
 def read_selection_decimated(doc, region, step):
-    sel = doc.selection()
+    sel = _selection(doc)
     if sel is None:
         return None
     x, y, w, h = region
@@ -159,7 +167,8 @@ def vector_paths(doc):
     if not shapes:
         raise UserError("The vector layer '%s' has no shapes." % layer.name())
     res = float(doc.resolution() or 72.0)
-    return [{"name": s.name() or "shape %d" % (i + 1), "svg": s.toSvg(), "resolution": res}
+    return [{"format": "krita-svg", "name": s.name() or "shape %d" % (i + 1), "svg": s.toSvg(),
+             "resolution": res}
             for i, s in enumerate(shapes)]
 
 
