@@ -127,22 +127,22 @@ def backdrop_plate(image, exclude=None, *, work_size: int = 480, smoothness: flo
     small = cv2.resize(np.clip(rgb, 0, 1), (w, h), interpolation=cv2.INTER_AREA)
     lab = to_lab(small)
     weight = np.ones((h, w), np.float32)
+    sigma = smoothness * max(h, w)
     if exclude is not None:
         ex = np.asarray(exclude, np.float32)
         if ex.shape != (H, W):
             raise ValueError(f"exclude must have shape {(H, W)}, got {ex.shape}")
-        ex_small = cv2.resize(ex, (w, h), interpolation=cv2.INTER_AREA)
-        ex_small = cv2.dilate((ex_small > 0.02).astype(np.uint8), np.ones((5, 5), np.uint8))
+        ex_small = cv2.resize(ex, (w, h), interpolation=cv2.INTER_AREA) > 0.02
+        # leave out only what also differs from a first, unguided robust fit:
+        # an AI that takes a bright patch of the sweep for jewelry must not
+        # punch a hole into the plate there
+        first = _robust_fit(lab, weight, sigma, iterations)[0]
+        resid = np.linalg.norm(lab - first, axis=2)
+        scat = np.maximum(np.median(resid), 0.5)
+        ex_small &= resid > 3.0 * scat
+        ex_small = cv2.dilate(ex_small.astype(np.uint8), np.ones((5, 5), np.uint8))
         weight[ex_small > 0] = 0.0
-    sigma = smoothness * max(h, w)
-    # robust local statistics: re-weight by the residual against the plate
-    plate, wsum = _norm_conv(lab, weight, sigma)
-    for _ in range(iterations):
-        resid = np.linalg.norm(lab - plate, axis=2)
-        scat, _ = _norm_conv(resid, weight, sigma * 1.5)
-        scat = np.maximum(scat, 0.5)
-        w_new = weight * (resid < 3.0 * scat + 1.0)
-        plate, wsum = _norm_conv(lab, w_new.astype(np.float32), sigma)
+    plate, wsum, w_new = _robust_fit(lab, weight, sigma, iterations)
     # far from any evidence (large excluded regions): widen the support
     thin = wsum < 0.05
     if thin.any():
@@ -155,6 +155,20 @@ def backdrop_plate(image, exclude=None, *, work_size: int = 480, smoothness: flo
     # full-resolution grain: keep a floor
     noise = np.maximum(noise, 0.6).astype(np.float32)
     return Plate(plate.astype(np.float32), noise, scale, (H, W), float(w_new.mean()))
+
+
+def _robust_fit(lab, weight, sigma, iterations):
+    """Normalised-convolution plate, re-weighted by the residual."""
+    w_new = weight
+    plate, wsum = _norm_conv(lab, weight, sigma)
+    for _ in range(iterations):
+        resid = np.linalg.norm(lab - plate, axis=2)
+        scat, _ = _norm_conv(resid, weight, sigma * 1.5)
+        scat = np.maximum(scat, 0.5)
+        w_new = (weight * (resid < 3.0 * scat + 1.0)).astype(np.float32)
+        plate, wsum = _norm_conv(lab, w_new, sigma)
+    return plate, wsum, w_new
+
 
 
 @dataclass(frozen=True)

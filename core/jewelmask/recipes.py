@@ -24,6 +24,7 @@ from .detail import (
     channel_mask,
     colour_range_mask,
     keep_connected,
+    line_energy,
     open_gaps,
     plate_alpha,
 )
@@ -63,6 +64,11 @@ class AutoSettings:
         Keep shadows and reflections (off: they are backdrop).
     plate_smoothness : float
         Scale of the backdrop plate (fraction of the long side).
+    line_length : int
+        Length in pixels of the segments faint chains are looked for along.
+    line_k : float
+        How far above the backdrop (in robust standard deviations of the
+        line energy) a faint line must stand.
     """
 
     k_noise: float = 4.0
@@ -72,6 +78,8 @@ class AutoSettings:
     gap_min_area: int = 1
     keep_shadows: bool = False
     plate_smoothness: float = 0.035
+    line_length: int = 11
+    line_k: float = 8.0
 
 
 PRESETS: dict[str, AutoSettings] = {
@@ -165,12 +173,33 @@ def auto_stages(image, *, settings: RecipeSettings | None = None, progress=None,
                              keep_shadows=cfg.keep_shadows)
     pa = plate_alpha(diff, min_contrast=cfg.min_contrast, keep_shadows=cfg.keep_shadows)
     core = a_ai >= 0.5
+    # faint chains: evidence averaged along short lines (line_energy) lifts
+    # wires that the pixel grain hides, and not the grain itself
+    eff = diff.total if cfg.keep_shadows else diff.effective
+    le = line_energy(eff, length=cfg.line_length)
+    step = max(1, int(np.sqrt(le.size / 250_000)))
+    sample = le[::step, ::step]
+    med = float(np.median(sample))
+    mad = 1.4826 * float(np.median(np.abs(sample - med))) + 1e-3
+    line_strong = le > max(med + cfg.line_k * mad, cfg.min_delta * 0.6)
+    line_weak = le > max(med + 0.5 * cfg.line_k * mad, cfg.min_delta * 0.35)
+    strong |= line_strong
+    weak |= line_weak
     # detail: evidence connected (through weak evidence) to the AI core or to
     # long strong structures of its own
     seeds = strong & (cv2.dilate(core.astype(np.uint8), _disk(2)) > 0)
+    # structures apart from the core count when long and when the AI's
+    # global look saw at least a trace of them (veins in marble, fibres in
+    # linen and hairs are long too, and the AI ignores them)
+    hint = strong & (a_ai > 0.03)
     linked = keep_connected(weak, seeds | (strong & core), min_area=80, min_extent=40)
+    linked &= keep_connected(weak, seeds | hint | (strong & core))
     linked &= keep_connected(weak, strong, min_area=0, min_extent=0)
-    detail = np.where(linked, pa, 0.0).astype(np.float32)
+    # coverage on a faint line: how close to the line's own peak
+    lmax = cv2.dilate(le, np.ones((5, 5), np.uint8))
+    a_line = np.clip((le - med) / np.maximum(lmax - med, 1e-3), 0, 1) ** 2
+    a_line = np.where(line_weak, a_line, 0.0)
+    detail = np.where(linked, np.maximum(pa, a_line), 0.0).astype(np.float32)
     # bulk: the AI's core, eroded so its soft edge is replaced by plate alpha
     inner = cv2.erode(core.astype(np.uint8), _disk(2)) > 0
     band = (cv2.dilate(core.astype(np.uint8), _disk(2)) > 0) & ~inner
