@@ -20,9 +20,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import gimp_installer  # noqa: E402  (the shared engine-environment helpers)
 
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN = "jewelmask_krita"
@@ -55,21 +57,21 @@ def krita_locations(platform: str | None = None, env=None, home: str | None = No
         data, config = base / "data", base / "config"
         return {"pykrita": data / "krita" / "pykrita", "actions": data / "krita" / "actions",
                 "kritarc": config / "kritarc",
-                "engine": Path(env.get("XDG_DATA_HOME") or home / ".local" / "share") / "jewelmask" / "engine"}
+                "engine": gimp_installer.default_engine_dir("linux", env, str(home))}
     if platform.startswith("win"):
         appdata = Path(env.get("APPDATA") or home / "AppData" / "Roaming")
         local = Path(env.get("LOCALAPPDATA") or home / "AppData" / "Local")
         return {"pykrita": appdata / "krita" / "pykrita", "actions": appdata / "krita" / "actions",
-                "kritarc": local / "kritarc", "engine": local / "jewelmask" / "engine"}
+                "kritarc": local / "kritarc", "engine": gimp_installer.default_engine_dir(platform, env, str(home))}
     if platform == "darwin":
         support = home / "Library" / "Application Support"
         return {"pykrita": support / "krita" / "pykrita", "actions": support / "krita" / "actions",
                 "kritarc": home / "Library" / "Preferences" / "kritarc",
-                "engine": support / "jewelmask" / "engine"}
+                "engine": gimp_installer.default_engine_dir(platform, env, str(home))}
     data = Path(env.get("XDG_DATA_HOME") or home / ".local" / "share")
     config = Path(env.get("XDG_CONFIG_HOME") or home / ".config")
     return {"pykrita": data / "krita" / "pykrita", "actions": data / "krita" / "actions",
-            "kritarc": config / "kritarc", "engine": data / "jewelmask" / "engine"}
+            "kritarc": config / "kritarc", "engine": gimp_installer.default_engine_dir(platform, env, str(home))}
 
 
 # --- kritarc ------------------------------------------------------------------
@@ -121,51 +123,20 @@ def edit_kritarc(path: Path, enable: bool) -> None:
 # --- engine environment -----------------------------------------------------------
 
 
-def venv_python(venv: Path) -> Path:
-    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-
-
 def krita_make_engine(venv: Path, dev: bool, extras: str = "ai", fetch_model: bool = True) -> Path:
     """Make (or update) the engine environment; returns its python.
 
-    Skips the pip step when the environment already holds this checkout's
-    jewelmask (a stamp file records the pyproject and the install mode).
+    The same environment and code as the GIMP installer's (``gimp_installer``:
+    one engine serves both editors).
     """
-    py = venv_python(venv)
-    if not py.exists():
-        if sys.version_info < (3, 11):
-            raise SystemExit(f"the engine needs Python 3.11 or newer to make its environment; "
-                             f"this is {sys.version.split()[0]}: run install-krita with a newer python3")
-        say(f"creating the engine environment in {venv}")
-        import venv as _venv
-
-        _venv.EnvBuilder(with_pip=True).create(venv)
-    stamp = venv / ".jewelmask-krita-installed"
-    want = json.dumps({"pyproject": (ROOT / "pyproject.toml").read_text(encoding="utf-8"),
-                       "dev": dev, "root": str(ROOT), "extras": extras})
-    if not stamp.exists() or stamp.read_text(encoding="utf-8") != want:
-        target = f"{ROOT}[{extras}]" if extras else str(ROOT)
-        cmd = [str(py), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-        cmd += ["-e", target] if dev else [target]
-        say(" ".join(cmd))
-        subprocess.run(cmd, check=True)
-        stamp.write_text(want, encoding="utf-8")
-    else:
-        say(f"the engine in {venv} is up to date")
+    py = gimp_installer.make_engine(venv, dev, extras=extras)
     if fetch_model:
-        proc = subprocess.run([str(py), "-m", "jewelmask", "models", "fetch", "u2netp"])
-        if proc.returncode != 0:
-            say("could not fetch the u2netp model now: the AI commands will say how to get it "
-                f"({py} -m jewelmask models fetch u2netp)")
+        gimp_installer.fetch_model(py)
     return py
 
 
 def describe_engine(command: list[str]) -> dict:
-    proc = subprocess.run(command + ["-m", "jewelmask.worker", "--describe"], capture_output=True,
-                          text=True, timeout=300)
-    if proc.returncode != 0:
-        raise SystemExit(f"the engine does not start: {proc.stderr.strip()[-600:]}")
-    return json.loads(proc.stdout)
+    return gimp_installer.describe(command)
 
 
 # --- plug-in files ---------------------------------------------------------------
