@@ -158,10 +158,11 @@ def combine_masks(old: np.ndarray | None, new: np.ndarray, mode: str, *,
     if mode not in MASK_MODES:
         raise ValueError(f"mode must be one of {', '.join(MASK_MODES)}, got {mode!r}")
     new = np.clip(np.asarray(new, np.float32), 0.0, 1.0)
-    if old is None:
+    fresh = old is None
+    if fresh:
         old = np.ones_like(new)
     old = np.clip(np.asarray(old, np.float32), 0.0, 1.0)
-    if mode == "replace":
+    if mode == "replace" or (fresh and mode != "subtract"):
         out = new
     elif mode == "add":
         out = np.maximum(old, new)
