@@ -458,12 +458,12 @@ def colour_range_mask(image, mask=None, *, settings: ColourSettings = ColourSett
 
 def open_gaps(alpha, diff: BackdropDifference, *, coverage=None, k_noise: float = 3.0,
               min_area: int = 1, max_texture: float = 1.5, min_delta: float = 3.0,
-              texture_area: int = 400, min_agree: float = 0.25) -> np.ndarray:
+              texture_area: int = 400) -> np.ndarray:
     """Make backdrop seen through the jewelry transparent again.
 
-    Inside the current mask, the connected places where the plate says
-    "little or no coverage" and enough of which agrees with the backdrop in
-    colour (within the local scatter) are holes: link eyes,
+    Inside the current mask, where the plate says "little or no coverage",
+    the connected places that agree with the backdrop in colour (within the
+    local scatter), and the partly covered rim around them, are holes: link eyes,
     ring interiors, between prongs. There the mask becomes the plate
     coverage (soft at the rim). A clear stone on a white sweep is not one:
     its facets differ from the backdrop in colour and, for large places,
@@ -488,8 +488,6 @@ def open_gaps(alpha, diff: BackdropDifference, *, coverage=None, k_noise: float 
         Delta E that always counts as agreement.
     texture_area : int
         Holes at least this large are also checked for texture.
-    min_agree : float
-        Fraction of a place that must agree with the backdrop.
 
     Returns
     -------
@@ -505,25 +503,25 @@ def open_gaps(alpha, diff: BackdropDifference, *, coverage=None, k_noise: float 
         target = np.asarray(coverage, np.float32)
         # where the mask claims much more than the plate sees
         cand = (target < 0.5) & (alpha > target + 0.25)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(cand.astype(np.uint8), connectivity=4)
+    # the places that show the backdrop itself; their rim (partly covered
+    # metal around a link eye) follows them
+    agree = cand & (ratio < 1.0)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(agree.astype(np.uint8), connectivity=4)
     if n <= 1:
         return alpha
     area = stats[:, cv2.CC_STAT_AREA]
     flat = labels.ravel()
-    # a place is a hole when enough of it shows the backdrop itself: the rim
-    # of a link eye is partly covered metal, its middle is backdrop
-    agree = (ratio < 1.0).ravel() & (flat > 0)
-    n_agree = np.bincount(flat, weights=agree.astype(np.float64), minlength=n)
-    hole = (n_agree >= min_area) & (n_agree >= min_agree * area)
+    hole = area >= min_area
     big = hole & (area >= texture_area)
     if big.any():
-        inner = cv2.erode(cand.astype(np.uint8), _disk(2)) > 0
+        inner = cv2.erode(agree.astype(np.uint8), _disk(2)) > 0
         tex_w = np.where(inner, diff.sharp / np.maximum(diff.noise, 0.5), 0.0).ravel()
         n_in = np.bincount(flat, weights=inner.ravel().astype(np.float64), minlength=n)
         tex = np.bincount(flat, weights=tex_w, minlength=n) / np.maximum(n_in, 1)
         hole &= ~(big & (tex > max_texture))
     hole[0] = False
-    holes = hole[labels]
+    core = hole[labels]
+    holes = core | (cand & (cv2.dilate(core.astype(np.uint8), _disk(2)) > 0))
     out = alpha.copy()
     out[holes] = np.minimum(out[holes], target[holes])
     return out

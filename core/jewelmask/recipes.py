@@ -69,6 +69,10 @@ class AutoSettings:
     line_k : float
         How far above the backdrop (in robust standard deviations of the
         line energy) a faint line must stand.
+    crisp_k : float
+        Detail outside the AI's core needs an edge within 2 px whose sharp
+        difference is this many times the backdrop scatter (reflections
+        and shadows are blurred and have none).
     """
 
     k_noise: float = 4.0
@@ -80,6 +84,7 @@ class AutoSettings:
     plate_smoothness: float = 0.035
     line_length: int = 11
     line_k: float = 8.0
+    crisp_k: float = 3.0
 
 
 PRESETS: dict[str, AutoSettings] = {
@@ -195,6 +200,10 @@ def auto_stages(image, *, settings: RecipeSettings | None = None, progress=None,
     linked = keep_connected(weak, seeds | (strong & core), min_area=80, min_extent=40)
     linked &= keep_connected(weak, seeds | hint | (strong & core))
     linked &= keep_connected(weak, strong, min_area=0, min_extent=0)
+    # outside the AI core, detail must have crisp edges nearby: mirror
+    # reflections on glossy sweeps and soft shadows are blurred copies
+    crisp = cv2.dilate((diff.sharp > cfg.crisp_k * diff.noise).astype(np.uint8), _disk(2)) > 0
+    linked &= crisp | (cv2.dilate(core.astype(np.uint8), _disk(1)) > 0)
     # coverage on a faint line: how close to the line's own peak
     lmax = cv2.dilate(le, np.ones((5, 5), np.uint8))
     a_line = np.clip((le - med) / np.maximum(lmax - med, 1e-3), 0, 1) ** 2
