@@ -141,3 +141,34 @@ def test_bad_shapes_are_rejected():
         M.sad(np.zeros((3, 4, 1)), np.zeros((3, 4, 1)))
     with pytest.raises(ValueError, match="label mask"):
         M.all_metrics(np.zeros((3, 4)), np.zeros((3, 4)), thin=np.zeros((4, 3), bool))
+
+
+def test_method_outputs_are_normalised_and_tables_render():
+    from bench import methods as MM
+    from bench import run as R
+
+    shape = (4, 5)
+    assert MM.as_alpha(np.full(shape, 255, np.uint8), shape).max() == 1.0
+    assert MM.as_alpha(np.full((4, 5, 4), 65535, np.uint16), shape).max() == 1.0
+    assert MM.as_alpha(np.full(shape, 1.7), shape).max() == 1.0
+    with pytest.raises(ValueError, match="shape"):
+        MM.as_alpha(np.zeros((5, 4)), shape)
+    with pytest.raises(ValueError, match="unknown method"):
+        MM.get("nope")
+    mean = {k: 0.5 for k in M.METRICS}
+    mean["reflection_fp"] = math.nan
+    results = {
+        "set": "1600",
+        "size": "2 scenes of 1600x1200",
+        "date": "2026-01-01T00:00:00+00:00",
+        "generator_version": 1,
+        "machine": {"cpu": "CPU", "cores": 2, "ram_gib": 24.0, "python": "3.11"},
+        "methods": {
+            "a": {"available": True, "n": 2, "mean": mean, "sec_per_image": 1.5, "peak_mb_max": 700.0, "load_s": 3.0},
+            "b": {"available": False, "reason": "not here"},
+        },
+    }
+    md = R.format_markdown(results)
+    assert "| a | 2 | 0.50 | 500.00 |" in md and "unavailable: not here" in md and "24.0 GiB" in md
+    txt = R.format_text(results)
+    assert txt.splitlines()[0].startswith("method") and "–" in txt
