@@ -83,7 +83,7 @@ def test_open_gaps_reopens_filled_ring_interior():
     img, alpha = ring_scene((300, 400))
     rgb = img / 255.0
     filled = alpha.copy()
-    cv2.circle(filled, (200, 150), 60, 1.0, -1)  # the AI fills the ring
+    cv2.circle(filled, (200, 150), 66, 1.0, -1)  # the AI fills the ring up to the wire
     plate = backdrop_plate(rgb, filled)
     diff = backdrop_difference(rgb, plate)
     out = open_gaps(filled, diff, coverage=plate_alpha(diff))

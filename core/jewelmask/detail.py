@@ -458,7 +458,7 @@ def colour_range_mask(image, mask=None, *, settings: ColourSettings = ColourSett
 
 def open_gaps(alpha, diff: BackdropDifference, *, coverage=None, k_noise: float = 3.0,
               min_area: int = 1, max_texture: float = 1.5, min_delta: float = 3.0,
-              texture_area: int = 400) -> np.ndarray:
+              texture_area: int = 400, min_enclosed: float = 0.25) -> np.ndarray:
     """Make backdrop seen through the jewelry transparent again.
 
     Inside the current mask, where the plate says "little or no coverage",
@@ -488,6 +488,9 @@ def open_gaps(alpha, diff: BackdropDifference, *, coverage=None, k_noise: float 
         Delta E that always counts as agreement.
     texture_area : int
         Holes at least this large are also checked for texture.
+    min_enclosed : float
+        Fraction of the ring 2-3 px around a hole that must be solid jewelry
+        (coverage >= 0.5); 0 turns the check off.
 
     Returns
     -------
@@ -520,8 +523,22 @@ def open_gaps(alpha, diff: BackdropDifference, *, coverage=None, k_noise: float 
         tex = np.bincount(flat, weights=tex_w, minlength=n) / np.maximum(n_in, 1)
         hole &= ~(big & (tex > max_texture))
     hole[0] = False
+    if coverage is not None and min_enclosed > 0:
+        # a hole is enclosed by the jewelry (a link eye by its link, a ring
+        # interior by the band); a prong or a facet that happens to have the
+        # backdrop's colour is bordered by backdrop or by other light facets
+        solid = (target >= 0.5).astype(np.uint8)
+        k_in, k_out = _disk(1), _disk(3)
+        for lab in np.flatnonzero(hole):
+            x, y, w, h = stats[lab, :4]
+            r0, c0 = max(0, y - 4), max(0, x - 4)
+            r1, c1 = min(labels.shape[0], y + h + 4), min(labels.shape[1], x + w + 4)
+            comp = (labels[r0:r1, c0:c1] == lab).astype(np.uint8)
+            ring = (cv2.dilate(comp, k_out) > 0) & ~(cv2.dilate(comp, k_in) > 0)
+            if ring.any() and solid[r0:r1, c0:c1][ring].mean() < min_enclosed:
+                hole[lab] = False
     core = hole[labels]
-    holes = core | (cand & (cv2.dilate(core.astype(np.uint8), _disk(2)) > 0))
+    holes = core | (cand & (cv2.dilate(core.astype(np.uint8), _disk(1)) > 0))
     out = alpha.copy()
     out[holes] = np.minimum(out[holes], target[holes])
     return out
