@@ -43,6 +43,7 @@ CONFIG_NAME = "jewelmask-engine.json"
 PROTOCOL = 1
 SAMPLE_SIZE = {"u8": 1, "u16": 2, "f32": 4}
 _WORKER = ["-m", "jewelmask.worker"]
+_DAEMONS = []  # persistent workers this process started
 
 
 class EngineError(Exception):
@@ -185,10 +186,15 @@ class Engine(object):
         Seconds a persistent worker waits for the next command.
     hint : str
         What to tell the user when the environment turns out to be broken.
+    socket_dir : str, optional
+        Folder for the persistent worker's socket and log (default:
+        ``$XDG_RUNTIME_DIR``, else a private folder in the temporary folder).
     """
 
-    def __init__(self, command, tmpdir=None, persistent=None, idle=None, hint=None):
+    def __init__(self, command, tmpdir=None, persistent=None, idle=None, hint=None,
+                 socket_dir=None):
         self.command = list(command)
+        self.socket_dir = socket_dir
         self.tmpdir = tmpdir
         self.idle = _idle_default() if idle is None else float(idle)
         if persistent is None:
@@ -338,6 +344,9 @@ class Engine(object):
             logf.close()
 
     def _runtime_dir(self):
+        if self.socket_dir:
+            os.makedirs(self.socket_dir, mode=0o700, exist_ok=True)
+            return self.socket_dir
         base = os.environ.get("XDG_RUNTIME_DIR")
         if not base or not os.path.isdir(base):
             base = os.path.join(tempfile.gettempdir(), "jewelmask-%s" % os.getuid())
@@ -370,6 +379,7 @@ class Engine(object):
                     except OSError as exc:
                         raise EngineMissing("cannot start the jewelmask engine %s: %s. %s"
                                             % (self.command[0], exc, self.hint))
+                _DAEMONS.append(proc)  # it outlives this call by design; keep the handle
                 deadline = time.monotonic() + 60
                 while s is None:
                     if proc.poll() is not None:
@@ -449,8 +459,10 @@ def _talk(stream, req, progress, log, hint=""):
                 detail = log() or "no message"
                 if cancelled:
                     raise Cancelled("cancelled")
-                raise EngineFailed("the jewelmask engine stopped unexpectedly: %s%s"
-                                   % (detail, (". " + hint) if "No module named" in detail else ""),
+                if "No module named" in detail or "Error while finding module" in detail:
+                    raise EngineMissing("the jewelmask engine environment is broken: %s. %s"
+                                        % (detail, hint))
+                raise EngineFailed("the jewelmask engine stopped unexpectedly: %s" % detail,
                                    "WorkerDied")
             msg = json.loads(line.decode("utf-8"))
             if msg.get("type") == "progress":
