@@ -79,10 +79,25 @@ def _model(rootfs: Path):
         shutil.copy2(src, dst)
 
 
+def _snapshot(dest: Path) -> Path:
+    """A frozen copy of what the run needs (mounted at /src): the engine the
+    plug-in runs and the one check.py compares with must be the same code,
+    even while the checkout is being edited."""
+    for name in ("core", "krita_plugin", "install"):
+        shutil.copytree(ROOT / name, dest / name, symlinks=True,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copytree(ROOT / "tests" / "krita", dest / "tests" / "krita")
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        if (ROOT / name).exists():
+            shutil.copy2(ROOT / name, dest / name)
+    return dest
+
+
 @pytest.fixture(scope="module")
-def krita_run():
+def krita_run(tmp_path_factory):
     rootfs = _rootfs()
     _model(rootfs)
+    src = _snapshot(tmp_path_factory.mktemp("krita-src"))
     out = rootfs / INSIDE_OUT.lstrip("/")
     if out.exists():
         shutil.rmtree(out)
@@ -93,7 +108,8 @@ def krita_run():
         env.append(f"JM_BIG={INSIDE_OUT}/big.png")
     t = time.time()
     proc = subprocess.run([str(ROOTFS_SH), "run", *env, "bash", "/src/tests/krita/run-in-rootfs.sh", INSIDE_OUT],
-                          capture_output=True, text=True, timeout=3000)
+                          capture_output=True, text=True, timeout=3000,
+                          env=dict(os.environ, JEWELMASK_SRC=str(src)))
     wall = time.time() - t
     print(proc.stdout[-3000:], proc.stderr[-3000:])
     rep_path = out / "report.json"

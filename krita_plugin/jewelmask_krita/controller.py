@@ -10,6 +10,7 @@ one line to the docker.
 
 import contextlib
 import logging
+import os
 import time
 
 from . import catalogue, document, pixels
@@ -20,7 +21,15 @@ LOG = logging.getLogger("jewelmask_krita")
 
 DEBOUNCE_MS = 120
 POLL_MS = 40
-PREVIEW_LONGEST = 1600
+def _preview_longest():
+    try:
+        return max(64, int(os.environ.get("JEWELMASK_KRITA_PREVIEW_PX", "1024")))
+    except ValueError:
+        return 1024
+
+
+#: Longest side of the image the live preview computes on (JEWELMASK_KRITA_PREVIEW_PX).
+PREVIEW_LONGEST = _preview_longest()
 CANCEL_GRACE_S = 10.0
 SAMPLER_ACTION = "KritaSelected/KisToolColorSampler"
 

@@ -33,6 +33,7 @@ def main():
     from PyQt5.QtWidgets import QApplication
 
     k = Krita.instance()
+    k.setBatchmode(True)  # no import/export dialogs (a 16-bit PNG asks otherwise)
     ctrl = CONTROLLER  # noqa: F821  (given by the plug-in's test hook)
 
     def spin(sec):
