@@ -11,7 +11,8 @@ that image's own (including the resident model). Where ``clear_refs`` is not
 writable, the peak falls back to ``ru_maxrss`` (the process's peak so far).
 
 Writes ``bench/out/results-<set>.json`` (merged with earlier runs of other
-methods) and ``bench/out/results-<set>.md``.
+methods) and ``bench/out/results-<set>.md``; a run with ``--limit N`` smaller
+than the set writes ``results-<set>-firstN.*`` instead.
 """
 
 from __future__ import annotations
@@ -322,7 +323,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"set {args.set}: {len(ss)} scenes of {W}x{H}", flush=True)
 
     args.out.mkdir(parents=True, exist_ok=True)
-    jpath = args.out / f"results-{args.set}.json"
+    # a partial run (--limit) keeps its own files and never overwrites a full run's numbers
+    stem = f"results-{args.set}" + (f"-first{len(ss)}" if len(ss) < synth.SETS[args.set][2] else "")
+    jpath = args.out / f"{stem}.json"
     results = {"methods": {}}
     if jpath.exists():
         try:
@@ -346,10 +349,11 @@ def main(argv: list[str] | None = None) -> int:
         results["methods"][nm] = r
         results["size"] = f"{len(ss)} scenes of {W}x{H}"
         jpath.write_text(json.dumps(results, indent=1, allow_nan=True))
-    (args.out / f"results-{args.set}.md").write_text(format_markdown(results))
+    mpath = args.out / f"{stem}.md"
+    mpath.write_text(format_markdown(results))
     print()
     print(format_text({**results, "methods": this_run}))
-    print(f"\nwrote {jpath} and {args.out / f'results-{args.set}.md'}")
+    print(f"\nwrote {jpath} and {mpath}")
     failed = [nm for nm, r in this_run.items() if r.get("errors")]
     return 1 if failed else 0
 
