@@ -30,7 +30,7 @@ pytestmark = [pytest.mark.editor, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parent.parent
 ROOTFS_SH = ROOT / "tests" / "editors" / "rootfs.sh"
 INSIDE_OUT = "/tmp/jewelmask-krita-test"
-CASES = os.environ.get("JM_CASES", "shot,u8,u16,f32,f16,grey,cmyk,offset,vector,preview,cancel,big")
+CASES = os.environ.get("JM_CASES", "shot,u8,u16,f32,f16,grey,cmyk,offset,vector,undo,preview,cancel,big")
 BIG = (6000, 4000)  # 24 MP
 
 
@@ -201,6 +201,15 @@ def test_preview_appears_and_goes_away(krita_run, case):
     assert p["apply_history"] and p["apply_history"]["status"] == "ok"
     assert p["preview_log"], "no preview was shown"
     assert p["docker_preview_bar"]
+
+
+def test_edit_undo_brings_the_old_mask_back(krita_run):
+    rep = krita_run["report"]
+    if "undo" not in rep:
+        pytest.skip("undo case not run")
+    u = rep["undo"]
+    assert u["changed"], "the second command did not change the mask"
+    assert u["after_2_undos_is_first"], u
 
 
 def test_cancel_stops_the_command(krita_run):

@@ -288,11 +288,31 @@ def main():
         info["steps"] = [st["i"]]
         REPORT["cases"]["vector"] = info
         close_doc(doc)
+    if "undo" in CASES:
+        doc, layer = open_doc(in8)
+        region = ctrl_region(doc, layer)
+        ctrl.set_mode("channel-mask", "replace")
+        run_action("undo", doc, layer, "channel-mask", {"auto_levels": True}, "replace")
+        first = hashlib.sha1(bytes(main_mask(layer).pixelData(*region))).hexdigest()
+        run_action("undo", doc, layer, "colour-range", {"metal": "yellow-gold", "tolerance": 30.0}, "add")
+        second = hashlib.sha1(bytes(main_mask(layer).pixelData(*region))).hexdigest()
+        undo = k.action("edit_undo")
+        seen = []
+        for _ in range(2):
+            undo.trigger()
+            spin(0.3)
+            m = main_mask(layer)
+            seen.append(m and hashlib.sha1(bytes(m.pixelData(*region))).hexdigest())
+        REPORT["undo"] = {"changed": first != second, "after_2_undos_is_first": seen[-1] == first,
+                          "after_1_undo": seen[0] == first, "nodes": masks_of(layer)}
+        close_doc(doc)
     if "preview" in CASES:
         preview_case("preview", in8, open_doc, close_doc, spin, wait, panel, ctrl, k, masks_of, main_mask)
     if "big" in CASES and os.environ.get("JM_BIG"):
         preview_case("big", os.environ["JM_BIG"], open_doc, close_doc, spin, wait, panel, ctrl, k,
-                     masks_of, main_mask, moves=(14.0, 16.0, 18.0, 22.0, 26.0))
+                     masks_of, main_mask, moves=(14.0, 16.0, 18.0, 22.0, 26.0),
+                     steady=(13.0, 15.0, 17.0), sizes=(None, 512),
+                     extra_ops=(("ai-remove", {"tile_budget": 0}), ("path-to-mask", {})))
     if "cancel" in CASES:
         path = os.environ.get("JM_BIG") or in8
         doc, layer = open_doc(path)
@@ -313,7 +333,9 @@ def main():
 
 
 def preview_case(case, path, open_doc, close_doc, spin, wait, panel, ctrl, k, masks_of, main_mask,
-                 moves=(20.0, 24.0, 30.0)):
+                 moves=(20.0, 24.0, 30.0), steady=(), sizes=(None,), extra_ops=()):
+    import jewelmask_krita.controller as controller_mod
+
     t = time.time()
     doc, layer = open_doc(path)
     rep = {"open_s": round(time.time() - t, 2), "size": [doc.width(), doc.height()]}
@@ -324,16 +346,21 @@ def preview_case(case, path, open_doc, close_doc, spin, wait, panel, ctrl, k, ma
     ctrl.set_param("channel-mask", "auto_levels", True, preview=False)
     k.action("jewelmask_channel_mask").trigger()
     spin(0.05)
-    wait(lambda: ctrl.job is None, 600, "channel mask")
+    wait(lambda: ctrl.job is None, 900, "channel mask")
+    rep["channel_mask_history"] = ctrl.history[-1]
     main = main_mask(layer)
     rep["main_before"] = main is not None and main.name()
-    n_log = len(ctrl.preview_log)
-    # slider moves in the docker, as a user drags
-    for v in moves:
+
+    def move(v):
         if panel is not None:
             panel.set_value("colour-range", "tolerance", v)
         else:
             ctrl.set_param("colour-range", "tolerance", v)
+
+    n_log = len(ctrl.preview_log)
+    # slider moves in the docker, as a user drags
+    for v in moves:
+        move(v)
         spin(0.03)
     t_stop = time.time()
     wait(lambda: ctrl.preview is not None and ctrl.preview.shown and ctrl.job is None
@@ -344,22 +371,42 @@ def preview_case(case, path, open_doc, close_doc, spin, wait, panel, ctrl, k, ma
     rep["preview_log"] = ctrl.preview_log[n_log:]
     rep["during"] = masks_of(layer)
     rep["docker_preview_bar"] = panel is not None and panel.preview_bar.isVisible()
+    # steady state: one slider step at a time, the preview session already open
+    rep["steady"] = []
+    for px in sizes:
+        if px:
+            ctrl.end_preview()
+            controller_mod.PREVIEW_LONGEST = px
+            move(11.0)
+            wait(lambda: ctrl.preview is not None and ctrl.preview.shown and ctrl.job is None, 300, "reopen")
+            spin(0.2)
+        for v in steady:
+            n = len(ctrl.preview_log)
+            move(v)
+            wait(lambda: len(ctrl.preview_log) > n and ctrl.job is None, 300, "steady preview")
+            spin(0.2)
+            rep["steady"].append(ctrl.preview_log[-1])
     ctrl.cancel()
     spin(0.3)
     rep["after_cancel"] = masks_of(layer)
     # again, then apply
-    if panel is not None:
-        panel.set_value("colour-range", "tolerance", 16.0)
-    else:
-        ctrl.set_param("colour-range", "tolerance", 16.0)
+    move(16.0)
     wait(lambda: ctrl.preview is not None and ctrl.preview.shown and ctrl.job is None, 300, "preview 2")
     rep["during2"] = masks_of(layer)
     n_hist = len(ctrl.history)
     (panel.preview_apply.click() if panel is not None else ctrl.end_preview(apply=True))
     spin(0.05)
-    wait(lambda: ctrl.job is None, 600, "apply")
+    wait(lambda: ctrl.job is None, 900, "apply")
     rep["after_apply"] = masks_of(layer)
     rep["apply_history"] = ctrl.history[-1] if len(ctrl.history) > n_hist else None
+    rep["extra"] = []
+    for op, params in extra_ops:
+        for kk, v in params.items():
+            ctrl.set_param(op, kk, v, preview=False)
+        k.action(ctrl.spec(op).action_id).trigger()
+        spin(0.05)
+        wait(lambda: ctrl.job is None, 900, op)
+        rep["extra"].append(ctrl.history[-1])
     REPORT["preview_" + case] = rep
     close_doc(doc)
 
