@@ -458,7 +458,8 @@ def colour_range_mask(image, mask=None, *, settings: ColourSettings = ColourSett
 
 def open_gaps(alpha, diff: BackdropDifference, *, coverage=None, k_noise: float = 3.0,
               min_area: int = 1, max_texture: float = 1.5, min_delta: float = 3.0,
-              texture_area: int = 400, min_enclosed: float = 0.25) -> np.ndarray:
+              texture_area: int = 400, min_enclosed: float = 0.25,
+              stray_area: int = 400) -> np.ndarray:
     """Make backdrop seen through the jewelry transparent again.
 
     Inside the current mask, where the plate says "little or no coverage",
@@ -491,6 +492,10 @@ def open_gaps(alpha, diff: BackdropDifference, *, coverage=None, k_noise: float 
     min_enclosed : float
         Fraction of the ring 2-3 px around a hole that must be solid jewelry
         (coverage >= 0.5); 0 turns the check off.
+    stray_area : int
+        Places of at least this many pixels count as holes when at least
+        half of the ring around them is solid jewelry or backdrop outside
+        the mask.
 
     Returns
     -------
@@ -527,7 +532,12 @@ def open_gaps(alpha, diff: BackdropDifference, *, coverage=None, k_noise: float 
         # a hole is enclosed by the jewelry (a link eye by its link, a ring
         # interior by the band); a prong or a facet that happens to have the
         # backdrop's colour is bordered by backdrop or by other light facets
-        solid = (target >= 0.5).astype(np.uint8)
+        # Large places (a ring interior, a necklace loop, a patch of sweep the
+        # AI took for jewelry) may also be bordered by backdrop outside the
+        # mask; what they may not be is surrounded by soft, light places of
+        # the mask itself (the facets around a stone's table).
+        solid = target >= 0.5
+        outside = alpha <= 0.05
         k_in, k_out = _disk(1), _disk(3)
         for lab in np.flatnonzero(hole):
             x, y, w, h = stats[lab, :4]
@@ -535,7 +545,14 @@ def open_gaps(alpha, diff: BackdropDifference, *, coverage=None, k_noise: float 
             r1, c1 = min(labels.shape[0], y + h + 4), min(labels.shape[1], x + w + 4)
             comp = (labels[r0:r1, c0:c1] == lab).astype(np.uint8)
             ring = (cv2.dilate(comp, k_out) > 0) & ~(cv2.dilate(comp, k_in) > 0)
-            if ring.any() and solid[r0:r1, c0:c1][ring].mean() < min_enclosed:
+            if not ring.any():
+                continue
+            frac_solid = solid[r0:r1, c0:c1][ring].mean()
+            if area[lab] >= stray_area:
+                keep = frac_solid + outside[r0:r1, c0:c1][ring].mean() < 0.5
+            else:
+                keep = frac_solid < min_enclosed
+            if keep:
                 hole[lab] = False
     core = hole[labels]
     holes = core | (cand & (cv2.dilate(core.astype(np.uint8), _disk(1)) > 0))
