@@ -77,7 +77,10 @@ class GimpRun:
 def gimp(tmp_path_factory) -> GimpRun:
     reuse = os.environ.get("JEWELMASK_GIMP_RUN")  # check an earlier run's folder again
     if reuse:
-        return GimpRun(Path(reuse), json.loads((Path(reuse) / "report.json").read_text()), 0.0)
+        run = GimpRun(Path(reuse), json.loads((Path(reuse) / "report.json").read_text()), 0.0)
+        gui = Path(reuse) / "gui-report.json"
+        run.gui = json.loads(gui.read_text()) if gui.exists() else None
+        return run
     if os.geteuid() != 0:
         _cannot_run("the GIMP tests chroot into the editors rootfs and need root")
     if subprocess.run([str(ROOTFS_SH), "path"], capture_output=True).returncode != 0:
@@ -109,7 +112,10 @@ def gimp(tmp_path_factory) -> GimpRun:
     if proc.returncode != 0 or not (out / "report.json").exists():
         pytest.fail(f"the GIMP run failed (exit {proc.returncode}); logs in {out}:\n"
                     + (proc.stdout + proc.stderr)[-3000:])
-    return GimpRun(out, json.loads((out / "report.json").read_text()), seconds)
+    run = GimpRun(out, json.loads((out / "report.json").read_text()), seconds)
+    gui = out / "gui-report.json"
+    run.gui = json.loads(gui.read_text()) if gui.exists() else None
+    return run
 
 
 # --- the engine on the same pixels --------------------------------------------
@@ -292,3 +298,18 @@ def test_missing_engine_says_what_to_run(gimp, kind):
 def test_a_channel_is_refused_with_a_message(gimp):
     (case,) = gimp.cases("channel-drawable")
     assert case["status"] != "SUCCESS" and "select one or more layers" in case["message"]
+
+
+@pytest.mark.parametrize("start", ["existing-mask", "new-mask"])
+def test_one_undo_takes_the_command_back(gimp, start):
+    """In the full GIMP (Xvfb): one Ctrl+Z restores the mask (or removes the one
+    the command added) and the named channel; Ctrl+Y redoes it. GIMP has no undo
+    procedure in the PDB, so this needs the user interface."""
+    assert gimp.gui is not None, "the GIMP user-interface run left no gui-report.json"
+    assert gimp.gui["failures"] == [], gimp.gui["failures"]
+    r = gimp.gui["undo"][start]
+    assert "SUCCESS" in r["status"] and r["window"], r
+    assert r["had_mask"] == (start == "existing-mask")
+    assert r["changed"] and r["channels_added"] >= 1
+    assert r["undo_restored_mask"] and r["undo_channels"] == 0, "Ctrl+Z did not take it all back"
+    assert r["redo_mask"] and r["redo_channels"] == r["channels_added"]

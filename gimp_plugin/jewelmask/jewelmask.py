@@ -84,10 +84,15 @@ def _colours_text(value):
         return ""
 
 
+def mnemonic(label):
+    """A dialog label with a keyboard mnemonic (GIMP asks for one on every argument)."""
+    return label if "_" in label else "_" + label
+
+
 def add_param_argument(proc, p):
     """Declare one engine parameter as a procedure argument (GIMP remembers its last value)."""
     rw = GObject.ParamFlags.READWRITE
-    name, label, help_ = arg_name(p["name"]), p.get("label") or p["name"], p.get("help") or ""
+    name, label, help_ = arg_name(p["name"]), mnemonic(p.get("label") or p["name"]), p.get("help") or ""
     kind, default = p.get("kind"), p.get("default")
     lo, hi = p.get("minimum"), p.get("maximum")
     if kind == "int":
@@ -281,8 +286,16 @@ def run_command(procedure, run_mode, image, drawables, config, op):
         gi.require_version("GimpUi", "3.0")
         from gi.repository import GimpUi
 
+        gi.require_version("Gtk", "3.0")
+        from gi.repository import Gtk
+
         GimpUi.init("jewelmask")
         dialog = GimpUi.ProcedureDialog.new(procedure, config, op["label"])
+        if op.get("help"):
+            label = Gtk.Label(label=op["help"], xalign=0.0, wrap=True, max_width_chars=48)
+            label.set_margin_bottom(6)
+            dialog.get_content_area().pack_start(label, False, False, 0)
+            label.show()
         dialog.fill(None)
         ok = dialog.run()
         dialog.destroy()
@@ -391,7 +404,7 @@ class JewelMask(Gimp.PlugIn):
         for i, m in enumerate(MODES):
             modes.add(m, i, MODE_LABELS[m], "")
         default = op.get("default_mode") if op.get("default_mode") in MODES else "replace"
-        proc.add_choice_argument("mode", "Mask mode", "How the result combines with an existing "
+        proc.add_choice_argument("mode", "Mask _mode", "How the result combines with an existing "
                                  "layer mask", modes, default, GObject.ParamFlags.READWRITE)
         return proc
 

@@ -32,5 +32,12 @@ timeout "${GIMP_TIMEOUT:-900}" gimp-console-3.0 -i --batch-interpreter python-fu
 echo "gimp-console exit $rc at $(elapsed) s"
 # stop the persistent worker this run started
 python3 -c "import sys; sys.path.insert(0, '$JM_PLUGIN_DIR'); import bridge_client as b; b.find_engine('$JM_PLUGIN_DIR').stop()" || true
-if [ $rc -ne 0 ]; then grep -vE 'CRITICAL|^$' "$JM_OUT/gimp.log" | tail -40; fi
+if [ $rc -ne 0 ]; then grep -vE 'CRITICAL|^$' "$JM_OUT/gimp.log" | tail -40; exit $rc; fi
+
+# The full GIMP under Xvfb: undo (Ctrl+Z) and, with JM_SHOTS, dialog screenshots.
+if [ "${JM_GUI:-1}" != 0 ]; then
+  echo "=== GIMP user interface (Xvfb)"
+  /src/tests/editors/gimp/run-gimp-gui.sh || rc=$?
+  echo "GIMP GUI done at $(elapsed) s"
+fi
 exit $rc
