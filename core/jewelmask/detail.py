@@ -538,17 +538,22 @@ def open_gaps(alpha, diff: BackdropDifference, *, coverage=None, k_noise: float 
         # the mask itself (the facets around a stone's table).
         solid = target >= 0.5
         outside = alpha <= 0.05
-        k_in, k_out = _disk(1), _disk(3)
+        k_in, k_out, k_far = _disk(1), _disk(3), _disk(7)
         for lab in np.flatnonzero(hole):
             x, y, w, h = stats[lab, :4]
             r0, c0 = max(0, y - 4), max(0, x - 4)
             r1, c1 = min(labels.shape[0], y + h + 4), min(labels.shape[1], x + w + 4)
             comp = (labels[r0:r1, c0:c1] == lab).astype(np.uint8)
-            ring = (cv2.dilate(comp, k_out) > 0) & ~(cv2.dilate(comp, k_in) > 0)
+            big = area[lab] >= stray_area
+            if big:  # look further out: a wide band has a soft rim first
+                r0, c0 = max(0, y - 8), max(0, x - 8)
+                r1, c1 = min(labels.shape[0], y + h + 8), min(labels.shape[1], x + w + 8)
+                comp = (labels[r0:r1, c0:c1] == lab).astype(np.uint8)
+            ring = (cv2.dilate(comp, k_far if big else k_out) > 0) & ~(cv2.dilate(comp, k_in) > 0)
             if not ring.any():
                 continue
             frac_solid = solid[r0:r1, c0:c1][ring].mean()
-            if area[lab] >= stray_area:
+            if big:
                 keep = frac_solid + outside[r0:r1, c0:c1][ring].mean() < 0.5
             else:
                 keep = frac_solid < min_enclosed
