@@ -231,5 +231,3 @@ def test_docker_screenshot(krita_run):
     assert shot.stat().st_size > 5000
     if os.environ.get("JM_UPDATE_SCREENSHOT"):
         shutil.copy2(shot, ROOT / "docs" / "img" / "krita-docker.png")
-        if (krita_run["out"] / "krita-window.png").exists():
-            shutil.copy2(krita_run["out"] / "krita-window.png", ROOT / "docs" / "img" / "krita-window.png")

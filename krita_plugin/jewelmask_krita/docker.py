@@ -251,6 +251,7 @@ class DockerPanel(QWidget):
         self.scroll = QScrollArea()
         self.scroll.setWidgetResizable(True)
         self.scroll.setFrameShape(QFrame.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         lay.addWidget(self.scroll, 1)
         self.preview_bar = QWidget()
         pb = QHBoxLayout(self.preview_bar)

@@ -289,13 +289,21 @@ def main():
         REPORT["cases"]["vector"] = info
         close_doc(doc)
     if "undo" in CASES:
+        # plain action triggers: nothing else may go on the undo stack in between
         doc, layer = open_doc(in8)
         region = ctrl_region(doc, layer)
-        ctrl.set_mode("channel-mask", "replace")
-        run_action("undo", doc, layer, "channel-mask", {"auto_levels": True}, "replace")
-        first = hashlib.sha1(bytes(main_mask(layer).pixelData(*region))).hexdigest()
-        run_action("undo", doc, layer, "colour-range", {"metal": "yellow-gold", "tolerance": 30.0}, "add")
-        second = hashlib.sha1(bytes(main_mask(layer).pixelData(*region))).hexdigest()
+
+        def command(op, params, mode):
+            for kk, v in params.items():
+                ctrl.set_param(op, kk, v, preview=False)
+            ctrl.set_mode(op, mode)
+            k.action(ctrl.spec(op).action_id).trigger()
+            spin(0.05)
+            wait(lambda: ctrl.job is None, 300, op)
+            return hashlib.sha1(bytes(main_mask(layer).pixelData(*region))).hexdigest()
+
+        first = command("channel-mask", {"auto_levels": True}, "replace")
+        second = command("colour-range", {"metal": "yellow-gold", "tolerance": 30.0}, "add")
         undo = k.action("edit_undo")
         seen = []
         for _ in range(2):
