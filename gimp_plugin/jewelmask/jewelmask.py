@@ -18,6 +18,7 @@ an existing mask). See docs/gimp.md.
 import json
 import os
 import sys
+import time
 import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -229,6 +230,7 @@ def channel_for(image, name):
 
 def process_layer(engine, image, layer, op, params, mode, progress, channel_suffix):
     """Run the command on one layer and write its results. Returns the result."""
+    t0 = time.perf_counter()
     dtype = sample_type(image)
     btype = _BABL_TYPE[dtype]
     w, h = layer.get_width(), layer.get_height()
@@ -259,9 +261,11 @@ def process_layer(engine, image, layer, op, params, mode, progress, channel_suff
             raise UserError("%s needs a path: draw one with the Paths tool or import one, "
                             "and select it in the Paths dock." % op["label"])
 
+    t1 = time.perf_counter()
     result = engine.run(op["name"], image_raw, params=params, mode=mode, selection=selection,
                         old_mask=old_mask, paths=paths, offset=(ox, oy), mask_dtype=mdtype,
                         progress=progress)
+    t2 = time.perf_counter()
 
     if result.mask is not None:
         if mask is None:
@@ -277,6 +281,12 @@ def process_layer(engine, image, layer, op, params, mode, progress, channel_suff
         image.insert_layer(new, layer.get_parent(), image.get_item_position(layer))
         new.set_offsets(ox, oy)
         write_drawable(new, "R'G'B'A float", result.layer)
+    if os.environ.get("JEWELMASK_DEBUG"):
+        # one line per layer for benchmarks and bug reports: where the time went
+        sys.stderr.write("jewelmask-timing %s\n" % json.dumps({
+            "op": op["name"], "size": [w, h], "format": fmt, "gimp_read": round(t1 - t0, 4),
+            "bridge": {k: round(v, 4) for k, v in result.client_seconds.items()},
+            "worker": result.seconds, "gimp_write": round(time.perf_counter() - t2, 4)}))
     return result
 
 

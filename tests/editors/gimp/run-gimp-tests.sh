@@ -19,7 +19,8 @@ t0=$(date +%s.%N)
 elapsed() { python3 -c "import time; print(round(time.time() - $t0, 1))"; }
 
 echo "=== install-gimp"
-python3 /src/install/install-gimp --profile "$PROFILE" > "$JM_OUT/install.log" 2>&1 \
+python3 /src/install/install-gimp --profile "$PROFILE" --venv "${JM_ENGINE:-/var/tmp/jewelmask-gimp-engine}" \
+  > "$JM_OUT/install.log" 2>&1 \
   || { cat "$JM_OUT/install.log"; echo "install-gimp failed"; exit 3; }
 echo "install-gimp done at $(elapsed) s"
 # GIMP's Python must not see numpy: the point of the worker bridge
