@@ -52,6 +52,9 @@ def label(img, text):
 
 
 def save(path, tiles, cols):
+    tiles = list(tiles)
+    while len(tiles) % cols:
+        tiles.append(np.full_like(tiles[0], 255))
     rows = [np.concatenate(tiles[i:i + cols], axis=1) for i in range(0, len(tiles), cols)]
     img = np.concatenate(rows, axis=0)
     OUT.mkdir(parents=True, exist_ok=True)

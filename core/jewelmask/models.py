@@ -233,7 +233,7 @@ def fetch_model(name: str, *, log=lambda msg: None) -> Path:
             return path
         errors.append(f"rembg's download left no file at {path}")
     except ImportError:
-        errors.append("rembg is not installed (pip install 'jewelmask[ai]')")
+        errors.append("rembg is not installed (pip install rembg[cpu])")
     except Exception as exc:  # network errors come in many types
         errors.append(f"rembg's download failed: {type(exc).__name__}: {exc}"[:400])
     if name == "u2netp":
@@ -324,7 +324,7 @@ def get_session(name: str = DEFAULT_MODEL, *, threads: int | None = None) -> Ses
             import onnxruntime as ort
         except ImportError as exc:
             raise ImportError(
-                "the AI step needs onnxruntime and rembg: pip install 'jewelmask[ai]'"
+                "the AI step needs onnxruntime and rembg: pip install jewelmask (it brings rembg[cpu])"
             ) from exc
         opts = ort.SessionOptions()
         if threads:
