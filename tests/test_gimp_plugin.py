@@ -37,7 +37,9 @@ pytestmark = pytest.mark.editor
 HERE = Path(__file__).resolve().parent
 ROOTFS_SH = HERE / "editors" / "rootfs.sh"
 sys.path.insert(0, str(HERE / "editors" / "gimp"))
-import inputs  # noqa: E402
+sys.path.insert(0, str(HERE / "editors" / "fake_ops"))
+import gimp_inputs as inputs  # noqa: E402
+import jewelmask_test_ops  # noqa: E402  (registered in the GIMP run's engine only)
 
 PREFIX = "plug-in-jewelmask-"
 TOL = 1.0 / 255 + 1e-6
@@ -140,16 +142,26 @@ def expected_mask(run: GimpRun, case: dict, layer: dict):
     if case.get("paths"):
         dx, dy = layer["offset"]
         paths = [p.transformed([[1, 0, -dx], [0, 1, -dy]]) for p in paths_from_editor(case["paths"])]
-    res = run_op(case["op"], image, mask=old, selection=sel, paths=paths, params=case["params"])
+    if case["op"] == jewelmask_test_ops.NAME:
+        res = jewelmask_test_ops.new_layer(image, mask=old, selection=sel, paths=paths)
+    else:
+        res = run_op(case["op"], image, mask=old, selection=sel, paths=paths, params=case["params"])
+    if res.mask is None:
+        return old, res
     return combine_masks(old, res.mask, case["mode"], selection=sel), res
 
 
 def assert_mask_matches(run: GimpRun, case: dict, layer: dict, label: str):
     assert case["status"] == "SUCCESS", f"{label}: {case['status']}: {case['message']}"
     assert layer["pixels_unchanged"], f"{label}: the layer's pixels changed"
+    want, res = expected_mask(run, case, layer)
+    if res.layer is not None:
+        check_new_layer(run, case, layer, res, label)
+    if want is None:  # the command makes no mask and the layer had none
+        assert not layer.get("mask"), f"{label}: a mask appeared"
+        return None, None, res
     assert layer.get("mask"), f"{label}: no layer mask"
     got = run.plane(layer["mask"])
-    want, res = expected_mask(run, case, layer)
     assert got.shape == want.shape, f"{label}: mask {got.shape}, engine {want.shape}"
     diff = float(np.abs(got - want).max())
     if diff > TOL:
@@ -165,6 +177,21 @@ def assert_mask_matches(run: GimpRun, case: dict, layer: dict, label: str):
     return got, want, res
 
 
+def check_new_layer(run: GimpRun, case: dict, layer: dict, res, label: str):
+    """A command that makes a layer puts it above the source, same place, same mask."""
+    new = [n for n in case.get("new_layer_pixels", []) if n["offset"] == layer["offset"]]
+    assert len(new) == 1, f"{label}: expected one new layer at {layer['offset']}, got {new}"
+    got = run.array(new[0]["pixels"])
+    want = np.asarray(res.layer, np.float32)
+    if want.shape[2] == 3:
+        want = np.concatenate([want, np.ones_like(want[..., :1])], axis=2)
+    if not case["precision"].startswith("float"):
+        want = np.clip(want, 0, 1)
+    assert got.shape == want.shape
+    assert float(np.abs(got - want).max()) <= TOL, f"{label}: the new layer differs from the engine's"
+    assert new[0]["has_mask"] == bool(layer.get("mask"))
+
+
 # --- the tests ----------------------------------------------------------------
 
 
@@ -175,7 +202,7 @@ def test_gimp_python_has_no_numpy(gimp):
 
 def test_every_engine_op_is_a_procedure(gimp):
     procs = set(gimp.report["procedures"])
-    assert procs == {PREFIX + n for n in OPS} | {PREFIX + "engine-status"}
+    assert procs == {PREFIX + n for n in OPS} | {PREFIX + "engine-status", PREFIX + jewelmask_test_ops.NAME}
     for name, op in OPS.items():
         paths = gimp.report["menu_paths"][PREFIX + name]
         assert "<Image>/Layer/Mask/Jewelry Mask" in paths and any(p.startswith("<Layers>") for p in paths)
@@ -186,7 +213,7 @@ def test_every_engine_op_is_a_procedure(gimp):
 
 
 @pytest.mark.parametrize("dtype", ["u8", "u16", "f32"])
-@pytest.mark.parametrize("op", sorted(OPS))
+@pytest.mark.parametrize("op", sorted(OPS) + [jewelmask_test_ops.NAME])
 def test_command_matches_engine(gimp, op, dtype):
     """Every procedure, non-interactively, on 8-bit, 16-bit and float images:
     the mask equals the engine's on the same pixels, the layer is untouched,
@@ -195,6 +222,7 @@ def test_command_matches_engine(gimp, op, dtype):
     (case,) = gimp.cases("basic", op, dtype=dtype)
     layer = case["layers"][0]
     _, _, res = assert_mask_matches(gimp, case, layer, f"{op} {dtype}")
+    assert case["new_layers"] == (0 if res.layer is None else 1)
     for name in res.channels:
         assert name in case["channels"], f"no channel {name!r}; the image has {case['channels']}"
     raw = gimp.array(layer["input"])

@@ -385,3 +385,21 @@ def test_install_gimp_places_the_plugin(tmp_path, monkeypatch):
         assert [o["name"] for o in ops] == list(OPS)
     assert installer.main(["--profile", str(tmp_path / "prof"), "--uninstall"]) == 0
     assert not dest.exists()
+
+
+def test_an_op_that_makes_a_new_layer(tmp_path, monkeypatch):
+    """The layer answer (decontaminate's shape), with a test-only op the worker
+    registers from tests/editors/fake_ops."""
+    monkeypatch.setenv("PYTHONPATH", str(ROOT / "tests" / "editors" / "fake_ops"))
+    sys.path.insert(0, str(ROOT / "tests" / "editors" / "fake_ops"))
+    try:
+        import jewelmask_test_ops as fake
+    finally:
+        sys.path.pop(0)
+    eng = bc.Engine([PY], persistent=False, tmpdir=str(tmp_path))
+    img = as_dtype(scene(), "u16")
+    res = eng.run(fake.NAME, raw(img, "u16"), mask_dtype="u16")
+    assert res.mask is None and res.layer.dtype == "f32" and res.layer.channels == 4
+    got = np.frombuffer(res.layer.data, "<f4").reshape(48, 64, 4)
+    np.testing.assert_array_equal(got, fake.new_layer(engine_float(img)).layer)
+    assert list(res.channels) == ["jewelmask: test"] and res.info == {"test": True}

@@ -281,6 +281,10 @@ def process_layer(engine, image, layer, op, params, mode, progress, channel_suff
         image.insert_layer(new, layer.get_parent(), image.get_item_position(layer))
         new.set_offsets(ox, oy)
         write_drawable(new, "R'G'B'A float", result.layer)
+        if mask is not None:  # the new layer shows through the same mask
+            copy = new.create_mask(Gimp.AddMaskType.WHITE)
+            new.add_mask(copy)
+            write_drawable(copy, mfmt, bridge_client.RawImage(read_buffer(mask, mfmt), w, h, 1, mdtype))
     if os.environ.get("JEWELMASK_DEBUG"):
         # one line per layer for benchmarks and bug reports: where the time went
         sys.stderr.write("jewelmask-timing %s\n" % json.dumps({

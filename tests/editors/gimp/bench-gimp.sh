@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 sys.path.insert(0, "tests/editors/gimp")
-import inputs
+import gimp_inputs as inputs
 d = Path(sys.argv[1]); d.mkdir(parents=True, exist_ok=True)
 Image.fromarray(np.rint(inputs.render(6000, 4000) * 255).astype(np.uint8)).save(d / "photo24.png", compress_level=1)
 PY

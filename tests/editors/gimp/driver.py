@@ -176,6 +176,7 @@ def case(kind, op, image, layers, mode=None, params=None, **extra):
         entry["layers"].append(info)
         before.append(read(layer, fmt))
     n_layers, n_channels = len(image.get_layers()), len(image.get_channels())
+    ids = set(l.get_id() for l in image.get_layers())
     status, message, dt = run_proc(op, image, layers, mode, params)
     entry.update(status=status, message=message, seconds=round(dt, 3))
     for layer, info, old in zip(layers, entry["layers"], before):
@@ -185,6 +186,11 @@ def case(kind, op, image, layers, mode=None, params=None, **extra):
             info["mask"] = dump("mask", mask, "Y " + babl_type(image))
             info["mask_format"] = str(mask.get_format().get_name()) if hasattr(mask.get_format(), "get_name") else ""
     entry["new_layers"] = len(image.get_layers()) - n_layers
+    for new in image.get_layers():
+        if new.get_id() not in ids:
+            entry.setdefault("new_layer_pixels", []).append(
+                {"name": new.get_name(), "offset": list(offsets(new)), "has_mask": new.get_mask() is not None,
+                 "pixels": dump("newlayer", new, "R'G'B'A float")})
     entry["channels"] = [c.get_name() for c in image.get_channels()]
     entry["new_channels"] = len(image.get_channels()) - n_channels
     report["cases"].append(entry)

@@ -15,6 +15,9 @@ export GIMP3_DIRECTORY=$PROFILE
 export JM_PLUGIN_DIR=$PROFILE/plug-ins/jewelmask
 # a leftover persistent worker from an earlier run must not outlive this one long
 export JEWELMASK_WORKER_IDLE=${JEWELMASK_WORKER_IDLE:-60}
+# a test-only operation that makes a new layer (the decontaminate path); the
+# engine registers it, GIMP's own Python ignores it (tests/editors/fake_ops)
+[ "${JM_FAKE_OPS:-1}" = 0 ] || export PYTHONPATH=/src/tests/editors/fake_ops${PYTHONPATH:+:$PYTHONPATH}
 t0=$(date +%s.%N)
 elapsed() { python3 -c "import time; print(round(time.time() - $t0, 1))"; }
 
