@@ -201,6 +201,11 @@ def test_preview_appears_and_goes_away(krita_run, case):
     assert p["apply_history"] and p["apply_history"]["status"] == "ok"
     assert p["preview_log"], "no preview was shown"
     assert p["docker_preview_bar"]
+    # and the canvas shows it: the preview, the layer's mask after Cancel, the result after Apply
+    assert p["canvas_after_command_s"] is not None
+    assert p["canvas_preview_s"] is not None
+    assert p["canvas_after_cancel_s"] is not None
+    assert p["canvas_after_apply_s"] is not None
 
 
 def test_edit_undo_brings_the_old_mask_back(krita_run):
@@ -210,6 +215,15 @@ def test_edit_undo_brings_the_old_mask_back(krita_run):
     u = rep["undo"]
     assert u["changed"], "the second command did not change the mask"
     assert u["after_2_undos_is_first"], u
+
+
+def test_foreground_colour_becomes_a_sample(krita_run):
+    rep = krita_run["report"]
+    if "colour" not in rep:
+        pytest.skip("undo case not run")
+    assert rep["colour"]["samples"] == [[212, 175, 55]], rep["colour"]
+    assert rep["colour"]["metal"] == "sampled"
+    assert "Click the metal" in rep["colour"]["status"], rep["colour"]
 
 
 def test_cancel_stops_the_command(krita_run):

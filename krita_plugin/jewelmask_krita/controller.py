@@ -216,9 +216,12 @@ class Controller(object):
             bridge, engine = self.link.bridge, self.link.engine
             x, y, w, h = region
 
+            f16 = layout.from_f16 and "f16" in getattr(bridge, "SAMPLE_SIZE", {})
+            dtype = "f16" if f16 else layout.dtype
+
             def work(progress):
                 t = time.perf_counter()
-                raw = bridge.RawImage(pixels.to_engine(data, layout), w, h, layout.channels, layout.dtype)
+                raw = bridge.RawImage(pixels.to_engine(data, layout, f16), w, h, layout.channels, dtype)
                 sel_raw = bridge.RawImage(sel, w, h, 1, "u8") if sel is not None else None
                 old_raw = bridge.RawImage(old_data, w, h, 1, "u8") if old_data is not None else None
                 t_conv = time.perf_counter() - t
@@ -262,7 +265,11 @@ class Controller(object):
                                          "%s (%s)" % (layer.name(), spec.label.lower()))
             if res.mask is not None:
                 document.put_mask(doc, layer, region, res.mask.data, old=document.main_mask(layer))
-            doc.refreshProjection()
+            if res.layer is not None:
+                # adding and removing nodes updates the canvas by itself (measured:
+                # a second refresh would cost another full recomposite); pixels
+                # written into the new layer after adding it do not
+                doc.refreshProjection()
             t_write = time.perf_counter() - t
             total = time.perf_counter() - ctx["t0"]
             seconds = {"read": round(ctx["t_read"], 3),
@@ -394,7 +401,9 @@ class Controller(object):
         sw, sh = pixels.decimated_size(w, h, step)
         bridge = self.link.bridge
         img = document.read_decimated(layer, region, step, layout.bytes_per_pixel)
-        img = bridge.RawImage(pixels.to_engine(img, layout), sw, sh, layout.channels, layout.dtype)
+        f16 = layout.from_f16 and "f16" in getattr(bridge, "SAMPLE_SIZE", {})
+        img = bridge.RawImage(pixels.to_engine(img, layout, f16), sw, sh, layout.channels,
+                              "f16" if f16 else layout.dtype)
         old = document.main_mask(layer)
         old = bridge.RawImage(document.read_decimated(old, region, step, 1), sw, sh, 1, "u8") \
             if old is not None else None

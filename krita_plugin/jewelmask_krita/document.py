@@ -248,12 +248,12 @@ class Preview(object):
             self.node = new_mask(self.doc, self.region, data, PREVIEW_NAME)
             self.layer.addChildNode(self.node, None)
             if old is not None:
-                old.setVisible(False)
+                old.setVisible(False)  # no canvas update of its own: the refresh below
                 self.hidden = old
         else:
             x, y, w, h = self.region
             self.node.setPixelData(bytes(data), x, y, w, h)
-        self.doc.refreshProjection()
+        self.doc.refreshProjection()  # the only update setPixelData and setVisible get
 
     def close(self):
         changed = False

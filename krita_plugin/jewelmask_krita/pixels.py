@@ -123,10 +123,14 @@ def swap_red_blue(data, sample_bytes):
     return bytearray(a.tobytes())
 
 
-def to_engine(data, layout):
-    """Krita layer bytes to the bytes of the engine's raw image (R,G,B,A order)."""
+def to_engine(data, layout, native_f16=False):
+    """Krita layer bytes to the bytes of the engine's raw image (R,G,B,A order).
+
+    With `native_f16` (a bridge that carries ``f16`` samples) half floats go
+    as they are; otherwise they are widened here.
+    """
     if layout.from_f16:
-        return f16_to_f32(data)
+        return bytes(data) if native_f16 else f16_to_f32(data)
     if layout.swap_rb:
         return swap_red_blue(data, _BYTES[layout.depth])
     return data

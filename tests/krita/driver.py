@@ -93,6 +93,24 @@ def main():
             f.write(bytes(data))
         return name
 
+    def canvas_shows(doc, node, timeout=15.0):
+        """Seconds until the projection's alpha along the middle row equals the
+        mask (opaque 8-bit RGBA layers only), or None."""
+        if node is None or (doc.colorModel(), doc.colorDepth()) != ("RGBA", "U8"):
+            return None
+        r = doc.height() // 2
+        t = time.time()
+        while time.time() - t < timeout:
+            proj = bytes(doc.pixelData(0, r, doc.width(), 1))[3::4]
+            mask = bytes(node.pixelData(0, r, doc.width(), 1))
+            if max(abs(a - b) for a, b in zip(proj, mask)) <= 1:
+                return round(time.time() - t, 3)
+            QApplication.processEvents()
+            time.sleep(0.01)
+        return None
+
+    REPORT["canvas_shows"] = canvas_shows
+
     def masks_of(layer):
         return [(n.name(), n.type(), n.visible()) for n in layer.childNodes()]
 
@@ -313,6 +331,19 @@ def main():
             seen.append(m and hashlib.sha1(bytes(m.pixelData(*region))).hexdigest())
         REPORT["undo"] = {"changed": first != second, "after_2_undos_is_first": seen[-1] == first,
                           "after_1_undo": seen[0] == first, "nodes": masks_of(layer)}
+        # the foreground colour (set by Krita's colour sampler) into the sampled colours
+        from krita import ManagedColor
+
+        view = win.activeView()
+        fg = ManagedColor("RGBA", "U8", "")
+        fg.setComponents([55 / 255.0, 175 / 255.0, 212 / 255.0, 1.0])  # B, G, R, A
+        view.setForeGroundColor(fg)
+        ctrl.set_param("colour-range", "samples", [], preview=False)
+        ctrl.add_foreground_colour("colour-range", "samples")
+        ctrl.pick_from_canvas()
+        REPORT["colour"] = {"samples": ctrl.store.get("colour-range")["samples"],
+                            "metal": ctrl.store.get("colour-range")["metal"], "status": ctrl.status}
+        ctrl.end_preview()
         close_doc(doc)
     if "preview" in CASES:
         preview_case("preview", in8, open_doc, close_doc, spin, wait, panel, ctrl, k, masks_of, main_mask)
@@ -358,6 +389,7 @@ def preview_case(case, path, open_doc, close_doc, spin, wait, panel, ctrl, k, ma
     rep["channel_mask_history"] = ctrl.history[-1]
     main = main_mask(layer)
     rep["main_before"] = main is not None and main.name()
+    rep["canvas_after_command_s"] = REPORT["canvas_shows"](doc, main)
 
     def move(v):
         if panel is not None:
@@ -379,6 +411,8 @@ def preview_case(case, path, open_doc, close_doc, spin, wait, panel, ctrl, k, ma
     rep["preview_log"] = ctrl.preview_log[n_log:]
     rep["during"] = masks_of(layer)
     rep["docker_preview_bar"] = panel is not None and panel.preview_bar.isVisible()
+    shows = REPORT["canvas_shows"]
+    rep["canvas_preview_s"] = shows(doc, ctrl.preview.view.node)
     # steady state: one slider step at a time, the preview session already open
     rep["steady"] = []
     for px in sizes:
@@ -397,6 +431,7 @@ def preview_case(case, path, open_doc, close_doc, spin, wait, panel, ctrl, k, ma
     ctrl.cancel()
     spin(0.3)
     rep["after_cancel"] = masks_of(layer)
+    rep["canvas_after_cancel_s"] = shows(doc, main_mask(layer))
     # again, then apply
     move(16.0)
     wait(lambda: ctrl.preview is not None and ctrl.preview.shown and ctrl.job is None, 300, "preview 2")
@@ -406,6 +441,7 @@ def preview_case(case, path, open_doc, close_doc, spin, wait, panel, ctrl, k, ma
     spin(0.05)
     wait(lambda: ctrl.job is None, 900, "apply")
     rep["after_apply"] = masks_of(layer)
+    rep["canvas_after_apply_s"] = shows(doc, main_mask(layer))
     rep["apply_history"] = ctrl.history[-1] if len(ctrl.history) > n_hist else None
     rep["extra"] = []
     for op, params in extra_ops:
@@ -429,6 +465,7 @@ except Exception:
     REPORT["traceback"] = traceback.format_exc()
     print(REPORT["traceback"], file=sys.stderr, flush=True)
 REPORT["total_s"] = round(time.time() - T0, 2)
+REPORT.pop("canvas_shows", None)
 try:
     REPORT["history"] = CONTROLLER.history  # noqa: F821
     REPORT["preview_log"] = CONTROLLER.preview_log  # noqa: F821
