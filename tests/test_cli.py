@@ -129,11 +129,12 @@ def test_bad_option_values_are_rejected(tmp_path, capsys):
 
 @pytest.mark.model
 def test_demo_runs_as_a_module(tmp_path, have_model):
-    proc = subprocess.run([sys.executable, "-m", "jewelmask", "demo", "--out", str(tmp_path)],
+    out = tmp_path / "new" / "folder"
+    proc = subprocess.run([sys.executable, "-m", "jewelmask", "demo", "--out", str(out)],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "cutout:" in proc.stdout
-    assert (tmp_path / "sample.png").exists() and (tmp_path / "sample.mask.png").exists()
+    assert (out / "sample.png").exists() and (out / "sample.mask.png").exists()
 
 
 def test_models_list(capsys):

@@ -195,6 +195,7 @@ def cmd_demo(args) -> int:
         _log(f"the sample photo is missing from the installation ({sample}); reinstall jewelmask")
         return 2
     out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
     ns = argparse.Namespace(save="both", recipe=args.recipe, model=args.model,
                             bits=None, overwrite=True, tiles=6, paths=None, path_name=None)
     t0 = time.perf_counter()
