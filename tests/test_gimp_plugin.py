@@ -105,6 +105,12 @@ def gimp(tmp_path_factory) -> GimpRun:
         shutil.copy(have, target)
     out = tmp_path_factory.mktemp("gimp-run")
     inputs.write_inputs(out / "in")
+    try:  # JPEG and TIFF files with Photoshop paths, when the engine can write them
+        from jewelmask.paths.demo import write_demo_files
+    except ImportError:
+        pass
+    else:
+        write_demo_files(out / "in")
     env = dict(os.environ, JEWELMASK_OUT=str(out))
     t = time.time()
     proc = subprocess.run([str(ROOTFS_SH), "run", "/src/tests/editors/gimp/run-gimp-tests.sh"],
@@ -341,3 +347,27 @@ def test_one_undo_takes_the_command_back(gimp, start):
     assert r["changed"] and r["channels_added"] >= 1
     assert r["undo_restored_mask"] and r["undo_channels"] == 0, "Ctrl+Z did not take it all back"
     assert r["redo_mask"] and r["redo_channels"] == r["channels_added"]
+
+
+@pytest.mark.parametrize("which", ["as-loaded", "all"])
+@pytest.mark.parametrize("name", ["paths-demo.jpg", "paths-demo.tif"])
+def test_photoshop_paths_from_jpeg_and_tiff(gimp, name, which):
+    """GIMP imports the Photoshop paths of a JPEG or TIFF; path-to-mask fills the
+    selected ones (GIMP selects one on loading; then all of them)."""
+    demo = pytest.importorskip("jewelmask.paths.demo")
+    found = [c for c in gimp.report["cases"] if c["kind"] == "photoshop-paths"
+             and c["file"] == name and c["which"] == which]
+    if not found and not any("paths" in op.needs for op in OPS):
+        pytest.skip("the engine has no command that takes paths")
+    (case,) = found
+    imported = sorted(paths_from_editor(case["imported"]), key=lambda p: p.name)  # GIMP stacks them
+    want = sorted(demo.demo_paths(), key=lambda p: p.name)
+    assert [p.name for p in imported] == [p.name for p in want]
+    for got_p, want_p in zip(imported, want):
+        assert len(got_p) == len(want_p)
+        for gs, ws in zip(got_p, want_p):
+            # Photoshop stores fixed-point fractions of the image size
+            assert float(np.abs(gs.nodes - ws.nodes).max()) < 0.05, got_p.name
+    assert len(case["paths"]) == (2 if which == "all" else 1)
+    got, _, _ = assert_mask_matches(gimp, case, case["layers"][0], f"photoshop paths {name} {which}")
+    assert got.max() == 1.0 and got.min() == 0.0

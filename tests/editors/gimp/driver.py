@@ -161,7 +161,8 @@ def case(kind, op, image, layers, mode=None, params=None, **extra):
     entry = {"kind": kind, "op": op["name"], "mode": mode or op["default_mode"], "params": params,
              "precision": str(image.get_precision().value_nick), "layers": []}
     entry.update(extra)
-    entry.update(prepare(op, image))
+    if "paths" not in extra:
+        entry.update(prepare(op, image))
     before = []
     for layer in layers:
         fmt = plugin_read_format(image, layer)
@@ -310,6 +311,34 @@ def other_modes_of_colour():
     case("rgba", op, img, [layer])
 
 
+def gimp_paths(paths):
+    out = []
+    for p in paths:
+        strokes = []
+        for sid in p.get_strokes():
+            _t, pts, closed = p.stroke_get_points(sid)
+            strokes.append([list(pts), bool(closed)])
+        out.append({"format": "gimp", "name": p.get_name(), "strokes": strokes})
+    return out
+
+
+def photoshop_paths():
+    """JPEG and TIFF files with Photoshop paths (clipping path included): GIMP
+    imports them; path-to-mask uses the selected ones (as loaded: GIMP selects
+    one), then all of them."""
+    op = next((o for o in OPS if "paths" in o.get("needs", ())), None)
+    if op is None or not os.path.exists(os.path.join(IN, "paths-demo.jpg")):
+        return
+    for name in ("paths-demo.jpg", "paths-demo.tif"):
+        for which in ("as-loaded", "all"):
+            img = keep(load(name))
+            if which == "all":
+                img.set_selected_paths(list(img.get_paths()))
+            case("photoshop-paths", op, img, [img.get_layers()[0]], file=name, which=which,
+                 imported=gimp_paths(img.get_paths()),
+                 paths=gimp_paths(img.get_selected_paths()))
+
+
 def clear_errors():
     op = CHEAP
     img = keep(base("u8"))
@@ -352,7 +381,8 @@ try:
     only = os.environ.get("JM_ONLY", "")
     steps = [("every_op_every_precision", every_op_every_precision), ("combine_modes", combine_modes),
              ("selection_limits", selection_limits), ("offset_layers", offset_layers),
-             ("other_modes_of_colour", other_modes_of_colour), ("clear_errors", clear_errors)]
+             ("other_modes_of_colour", other_modes_of_colour), ("photoshop_paths", photoshop_paths),
+             ("clear_errors", clear_errors)]
     for name, fn in steps:
         if not only or name in only.split(","):
             guarded(name, fn)
