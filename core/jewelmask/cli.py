@@ -84,9 +84,15 @@ def _write_clipped(targets, kind, rgb, alpha, args, loaded, source):
                               CLIP_NAME)
 
 
-def _process_one(path: Path, args, out_dir: Path) -> dict[str, Path]:
+def _process_one(path: Path, args, out_dir: Path, *, runner=None,
+                 quiet: bool = False) -> dict[str, Path]:
+    """Mask one photo and write its outputs; ``runner`` replaces
+    :func:`run_recipe` (same signature; the batch uses it to keep the
+    stages), ``quiet`` hides the per-photo progress bar."""
     from . import io
     from .recipes import run_recipe
+
+    runner = runner or run_recipe
 
     targets = _output_paths(path, out_dir, args.save)
     for t in targets.values():
@@ -107,8 +113,9 @@ def _process_one(path: Path, args, out_dir: Path) -> dict[str, Path]:
     if args.recipe == "path" and not paths:
         raise JewelmaskError("--recipe path needs --paths embedded or --paths FILE.svg")
     progress = _Progress(path.name)
+    progress.tty = progress.tty and not quiet
     try:
-        alpha = run_recipe(loaded.rgb, recipe=args.recipe, settings=_settings(args),
+        alpha = runner(loaded.rgb, recipe=args.recipe, settings=_settings(args),
                            paths=paths, progress=progress)
     finally:
         progress.done()
@@ -326,6 +333,12 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         cli_paths.add_parser(sub)
+    try:
+        from . import cli_batch
+    except ImportError:
+        pass
+    else:
+        cli_batch.add_parser(sub)
     return p
 
 
