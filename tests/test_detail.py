@@ -166,3 +166,19 @@ def test_colour_range_sampled_colour_and_validation():
         ColourSettings(metal="sampled")
     with pytest.raises(ValueError, match="tolerance"):
         ColourSettings(tolerance=0)
+
+
+def test_flat_or_empty_images_give_empty_masks():
+    flat = np.full((8, 8, 3), 0.5, np.float32)
+    out, info = channel_mask(flat, return_info=True)
+    assert out.shape == (8, 8) and out.max() == 0 and info["channel"] is None
+    assert colour_range_mask(flat).max() == 0
+
+
+def test_colour_range_sparse_plate_lookup_matches_full_plate():
+    from jewelmask.detail import _plate_at
+
+    img, _ = ring_scene((240, 320))
+    plate = backdrop_plate(img)
+    rr = np.array([0, 10, 239, 120]); cc = np.array([0, 300, 319, 5])
+    np.testing.assert_allclose(_plate_at(plate, rr, cc), plate.lab()[rr, cc], atol=1e-3)

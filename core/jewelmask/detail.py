@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .backdrop import BackdropDifference, Plate, backdrop_difference, backdrop_plate, to_lab
+from .backdrop import BackdropDifference, Plate, backdrop_difference, backdrop_plate, norm3, to_lab
 from .dtypes import as_float_image
 
 __all__ = [
@@ -284,9 +284,13 @@ def channel_mask(image, mask=None, *, settings: ChannelSettings = ChannelSetting
         fg = np.asarray(hint, np.float32) > 0.9
     else:
         # no hint: the pixels that differ most from the plate, in Lab
-        dist = np.linalg.norm(to_lab(rgb) - plate.lab(), axis=2)
+        dist = norm3(to_lab(rgb) - plate.lab())
         fg = dist > max(float(np.quantile(dist, 0.99)), 1e-3)
     bgmask = ~(cv2.dilate(fg.astype(np.uint8), _disk(5)) > 0)
+    if not fg.any():  # a flat image: nothing stands out of the backdrop
+        out = np.zeros((H, W), np.float32)
+        info = {"channel": None, "black": None, "white": None, "gamma": settings.gamma, "score": 0.0}
+        return (out, info) if return_info else out
     best, best_score, best_diff = None, -np.inf, None
     names = CHANNELS if settings.channel == "auto" else (settings.channel,)
     for name in names:
@@ -415,30 +419,31 @@ def colour_range_mask(image, mask=None, *, settings: ColourSettings = ColourSett
     H, W = rgb.shape[:2]
     if plate is None:
         plate = backdrop_plate(rgb, anchor)
-    lab = to_lab(rgb)
-    B = plate.lab()
-    refs = settings.references()
-    best_a = np.zeros((H, W), np.float32)
-    best_res = np.full((H, W), np.inf, np.float32)
-    d = lab - B
-    for F in refs:
-        v = F[None, None, :] - B  # backdrop to metal
-        vv = np.maximum((v * v).sum(axis=2), 1.0)
-        a = np.clip((d * v).sum(axis=2) / vv, 0.0, 1.0)
-        res = np.linalg.norm(d - a[..., None] * v, axis=2)
-        # weight the residual by how far the mix goes: near-backdrop pixels
-        # (a ~ 0) fit anything and are decided by a alone
-        better = res < best_res
-        best_res = np.where(better, res, best_res)
-        best_a = np.where(better, a, best_a)
-    fit = np.clip(1.0 - (best_res - settings.tolerance) / max(settings.feather, 1e-3), 0, 1)
-    if settings.feather == 0:
-        fit = (best_res <= settings.tolerance).astype(np.float32)
     diff = backdrop_difference(rgb, plate)
     thr = np.maximum(3.0 * diff.noise, 4.0)
     # a soft neutral darkening is a shadow: only what remains with the shadow
-    # taken out counts
-    out = best_a * fit * (diff.effective > thr * 0.5)
+    # taken out counts; the mixing model runs on those pixels only
+    rr, cc = np.nonzero(diff.effective > thr * 0.5)
+    out = np.zeros((H, W), np.float32)
+    if rr.size:
+        lab = to_lab(rgb[rr, cc][None])[0]
+        B = plate.lab()[rr, cc] if rr.size > H * W // 4 else _plate_at(plate, rr, cc)
+        d = lab - B
+        best_a = np.zeros(rr.size, np.float32)
+        best_res = np.full(rr.size, np.inf, np.float32)
+        for F in settings.references():
+            v = F[None, :] - B  # backdrop to metal
+            vv = np.maximum(v[:, 0] * v[:, 0] + v[:, 1] * v[:, 1] + v[:, 2] * v[:, 2], 1.0)
+            a = np.clip((d[:, 0] * v[:, 0] + d[:, 1] * v[:, 1] + d[:, 2] * v[:, 2]) / vv, 0.0, 1.0)
+            res = norm3(d - a[:, None] * v)
+            better = res < best_res
+            best_res = np.where(better, res, best_res)
+            best_a = np.where(better, a, best_a)
+        if settings.feather == 0:
+            fit = (best_res <= settings.tolerance).astype(np.float32)
+        else:
+            fit = np.clip(1.0 - (best_res - settings.tolerance) / settings.feather, 0, 1)
+        out[rr, cc] = best_a * fit
     if mask is not None:
         out = out * np.clip(np.asarray(mask, np.float32), 0, 1)
     if settings.connect:
@@ -451,6 +456,22 @@ def colour_range_mask(image, mask=None, *, settings: ColourSettings = ColourSett
         keep = cv2.dilate(keep.astype(np.uint8), _K3) > 0
         out = out * keep
     return out.astype(np.float32)
+
+
+def _plate_at(plate: Plate, rr: np.ndarray, cc: np.ndarray) -> np.ndarray:
+    """The plate's Lab colour at full-resolution pixels (rr, cc), (N, 3)."""
+    H, W = plate.shape
+    h, w = plate.lab_small.shape[:2]
+    n = rr.size
+    cols = 1024
+    rows = -(-n // cols)
+    y = np.zeros(rows * cols, np.float32)
+    x = np.zeros(rows * cols, np.float32)
+    y[:n] = (rr.astype(np.float32) + 0.5) * (h / H) - 0.5
+    x[:n] = (cc.astype(np.float32) + 0.5) * (w / W) - 0.5
+    out = cv2.remap(plate.lab_small, x.reshape(rows, cols), y.reshape(rows, cols),
+                    interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return out.reshape(-1, 3)[:n]
 
 
 # --- gaps -------------------------------------------------------------------

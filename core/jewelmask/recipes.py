@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from .ai import AISettings, ai_alpha
-from .backdrop import backdrop_difference, backdrop_plate, to_lab
+from .backdrop import backdrop_difference, backdrop_plate, norm3, to_lab
 from .detail import (
     ChannelSettings,
     ColourSettings,
@@ -132,7 +132,7 @@ def _roi(rgb: np.ndarray, ai: np.ndarray, plate, margin_frac: float = 0.05):
     lab = to_lab(small)
     pl = cv2.resize(plate.lab_small, (w, h), interpolation=cv2.INTER_LINEAR)
     nz = cv2.resize(plate.noise_small, (w, h), interpolation=cv2.INTER_LINEAR)
-    d = np.linalg.norm(lab - pl, axis=2)
+    d = norm3(lab - pl)
     ai_small = cv2.resize(ai, (w, h), interpolation=cv2.INTER_AREA)
     cand = d > np.maximum(4.0 * nz, 4.0)
     found = keep_connected(cand, ai_small > 0.3, min_area=30, min_extent=25) | (ai_small > 0.05)
