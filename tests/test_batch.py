@@ -200,3 +200,17 @@ def test_dask_matches_local_byte_for_byte(tmp_path, have_model):
     rep = json.loads((remote / "report.json").read_text())
     assert rep["scheduler"].startswith("tcp://127.0.0.1")
     assert "ai_disagreement" in {f["input"]: f for f in rep["files"]}["r1.jpg"]["figures"]
+
+
+def test_review_flags():
+    recs = [{"input": f"{i}.jpg", "status": "ok",
+             "figures": {"coverage": 0.02 + 0.001 * i, "soft_fraction": 0.5 + 0.01 * (i % 3),
+                         "ai_disagreement": 0.3}} for i in range(10)]
+    recs[4]["figures"]["soft_fraction"] = 0.9
+    recs[7]["figures"]["coverage"] = 0.0
+    recs.append({"input": "x.jpg", "status": "failed", "error": "truncated"})
+    limits = batch.batch_limits(recs)
+    flags = {r["input"]: batch.flags_for(r, limits) for r in recs}
+    assert [k for k, v in flags.items() if v] == ["4.jpg", "7.jpg", "x.jpg"]
+    assert "soft" in flags["4.jpg"][0] and "empty" in flags["7.jpg"][0] and flags["x.jpg"] == ["failed"]
+    assert batch.batch_limits(recs[:5]) == {}  # too few photos to tell what is unusual

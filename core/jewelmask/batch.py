@@ -64,11 +64,16 @@ OPTION_DEFAULTS = {
     "metal": "auto", "sample": None, "tolerance": 12.0, "channel": "auto",
     "paths": None, "path_name": None,
 }
-# thresholds of the review flags (see docs/batch.md)
-FLAG_SOFT = 0.35
-FLAG_DISAGREE = 0.25
+# review flags: absolute limits, and "unlike the rest of the batch" (a
+# figure above the batch's median + OUTLIER_K robust deviations, with at
+# least OUTLIER_MIN_FILES photos done); see docs/batch.md
 FLAG_EMPTY = 0.0005
 FLAG_FULL = 0.85
+OUTLIER_K = 3.0
+OUTLIER_MIN_FILES = 8
+OUTLIER_FIGURES = {"soft_fraction": "much of the mask is soft",
+                   "ai_disagreement": "AI and backdrop plate disagree",
+                   "coverage": "the mask is much bigger"}
 
 
 class BatchError(JewelmaskError):
@@ -252,7 +257,22 @@ def _figures(alpha, stages) -> dict:
     return fig
 
 
-def flags_for(record: dict) -> list[str]:
+def batch_limits(records: list[dict]) -> dict:
+    """Per figure, the value above which a photo is unlike the rest of the batch."""
+    import numpy as np
+
+    ok = [r.get("figures", {}) for r in records if r.get("status") == "ok"]
+    limits = {}
+    for name in OUTLIER_FIGURES:
+        v = np.array([f[name] for f in ok if name in f], float)
+        if len(v) >= OUTLIER_MIN_FILES:
+            med = float(np.median(v))
+            mad = 1.4826 * float(np.median(np.abs(v - med)))
+            limits[name] = med + OUTLIER_K * max(mad, 0.02 * max(med, 0.01))
+    return limits
+
+
+def flags_for(record: dict, limits: dict | None = None) -> list[str]:
     """Reasons a human should look at this result (empty: none)."""
     if record.get("status") != "ok":
         return ["failed"]
@@ -262,10 +282,9 @@ def flags_for(record: dict) -> list[str]:
         out.append("mask (nearly) empty")
     if f.get("coverage", 0) > FLAG_FULL:
         out.append("mask covers (nearly) the whole photo")
-    if f.get("soft_fraction", 0) > FLAG_SOFT:
-        out.append(f"much of the mask is soft ({f['soft_fraction']:.0%})")
-    if f.get("ai_disagreement", 0) > FLAG_DISAGREE:
-        out.append(f"AI and backdrop plate disagree ({f['ai_disagreement']:.0%})")
+    for name, text in OUTLIER_FIGURES.items():
+        if name in f and name in (limits or {}) and f[name] > limits[name]:
+            out.append(f"{text} than in the rest of the batch ({name} {f[name]:.3g} > {limits[name]:.3g})")
     return out
 
 
@@ -352,6 +371,7 @@ def process_job(job: Job) -> dict:
     except Exception as exc:  # a bug or a decoder's surprise: recorded, the batch goes on
         rec.update(status="failed", error=f"unexpected {type(exc).__name__}: {exc}")
     rec["seconds"] = round(time.perf_counter() - t0, 3)
+    rec["finished"] = round(time.time(), 1)
     return rec
 
 
@@ -398,14 +418,12 @@ def write_report(output_dir, records: list[dict], meta: dict) -> Path:
     from .report_html import render_index
 
     output_dir = Path(output_dir)
-    files = []
-    for rec in records:
-        r = dict(rec)
-        r["flags"] = flags_for(r)
-        files.append(r)
+    limits = batch_limits(records)
+    files = [dict(rec, flags=flags_for(rec, limits)) for rec in records]
     counts = {s: sum(r["status"] == s for r in files) for s in ("ok", "failed")}
     counts["flagged"] = sum(bool(r["flags"]) and r["status"] == "ok" for r in files)
-    doc = {"jewelmask_batch": 1, **meta, "counts": counts, "files": files}
+    doc = {"jewelmask_batch": 1, **meta, "counts": counts,
+           "flag_limits": {k: round(v, 4) for k, v in limits.items()}, "files": files}
     target = output_dir / "report.json"
     with io.atomic_write(target) as tmp:
         tmp.write_text(json.dumps(doc, indent=1), encoding="utf-8")
