@@ -214,3 +214,20 @@ def test_review_flags():
     assert [k for k, v in flags.items() if v] == ["4.jpg", "7.jpg", "x.jpg"]
     assert "soft" in flags["4.jpg"][0] and "empty" in flags["7.jpg"][0] and flags["x.jpg"] == ["failed"]
     assert batch.batch_limits(recs[:5]) == {}  # too few photos to tell what is unusual
+
+
+def test_output_lock_and_stale_temporaries(tmp_path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    _photo(src / "a.jpg")
+    (out / "sub").mkdir(parents=True)
+    stale = out / "sub" / ".a.0123abcd.tmp.png"  # as left by atomic_write when killed
+    stale.write_bytes(b"half")
+    opts = batch.BatchOptions(input_dir=src, output_dir=out, base=dict(batch.OPTION_DEFAULTS))
+    first = batch.Batch(opts)
+    try:
+        assert not stale.exists()
+        with pytest.raises(batch.BatchError, match="another jewelmask batch"):
+            batch.Batch(opts)
+    finally:
+        first.close()
+    batch.Batch(opts).close()

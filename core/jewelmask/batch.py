@@ -39,6 +39,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import time
 import tomllib
 from dataclasses import dataclass, field
@@ -549,6 +550,35 @@ def check_folders(input_dir: Path, output_dir: Path) -> None:
                          "(jewelmask never writes next to the originals)")
 
 
+_TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{8}\.tmp(\.[A-Za-z0-9]+)?$")
+
+
+def _lock_output(output_dir: Path):
+    """Hold ``.jewelmask/lock`` so that two batches never share an output folder."""
+    import fcntl
+
+    (output_dir / STATE_DIR).mkdir(parents=True, exist_ok=True)
+    f = open(output_dir / STATE_DIR / "lock", "w")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        raise BatchError(f"another jewelmask batch is writing into {output_dir}; "
+                         "wait for it or choose another output folder") from None
+    return f
+
+
+def _remove_stale_temporaries(output_dir: Path) -> None:
+    """Temporary files of :func:`io.atomic_write` left by a run that was killed."""
+    for root, _dirs, files in os.walk(output_dir):
+        for name in files:
+            if _TEMPORARY.match(name):
+                try:
+                    os.unlink(os.path.join(root, name))
+                except OSError:
+                    pass
+
+
 class Batch:
     """A pool, a state file and the records of one output folder."""
 
@@ -557,6 +587,8 @@ class Batch:
         self.opts = opts
         self.output_dir = opts.output_dir.resolve()
         self.output_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = _lock_output(self.output_dir)
+        _remove_stale_temporaries(self.output_dir)
         self.state = State(self.output_dir)
         self.progress = progress or (lambda **kw: None)
         self.cores = os.cpu_count() or 1
@@ -631,6 +663,9 @@ class Batch:
         if self.pool is not None:
             self.pool.close()
             self.pool = None
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
 
 def run_batch(opts: BatchOptions, progress=None) -> tuple[dict, Path, list[dict]]:
