@@ -158,11 +158,10 @@ def combine_masks(old: np.ndarray | None, new: np.ndarray, mode: str, *,
     if mode not in MASK_MODES:
         raise ValueError(f"mode must be one of {', '.join(MASK_MODES)}, got {mode!r}")
     new = np.clip(np.asarray(new, np.float32), 0.0, 1.0)
-    fresh = old is None
-    if fresh:
+    if old is None:
         old = np.ones_like(new)
     old = np.clip(np.asarray(old, np.float32), 0.0, 1.0)
-    if mode == "replace" or (fresh and mode != "subtract"):
+    if mode == "replace":
         out = new
     elif mode == "add":
         out = np.maximum(old, new)
