@@ -325,8 +325,8 @@ def run_request(req: dict, send, cancelled: threading.Event) -> dict:
               "info": dict(result.info or {})}
     written = {}  # id(array) -> description: the same array is written once
     if result.mask is not None:
-        if old_mask is None and selection is None and mode != "subtract":
-            # combine_masks would only clip; the quantiser clips too
+        if old_mask is None and selection is None and mode in ("replace", "intersect"):
+            # combine_masks would only clip (no old mask is a white one); the quantiser clips too
             combined = result.mask if mask_dtype != "f32" else np.clip(result.mask, 0.0, 1.0)
         else:
             combined = combine_masks(old_mask, result.mask, mode, selection=selection)

@@ -254,8 +254,15 @@ def process_layer(engine, image, layer, op, params, mode, progress, channel_suff
         selection = bridge_client.RawImage(read_buffer(sel, mfmt, ox, oy, w, h), w, h, 1, mdtype)
     mask = layer.get_mask()
     old_mask = bridge_client.RawImage(read_buffer(mask, mfmt), w, h, 1, mdtype) if mask else None
+    needs = op.get("needs", ())
+    if "selection" in needs and selection is None:
+        raise UserError("%s works inside a selection: select the part to work on first "
+                        "(for example paint it in Quick Mask)." % op["label"])
+    if "mask" in needs and old_mask is None:
+        raise UserError("%s works on an existing layer mask: make one first (for example with "
+                        "Auto Jewelry Mask)." % op["label"])
     paths = None
-    if "paths" in op.get("needs", ()):
+    if "paths" in needs:
         paths = read_paths(image)
         if not paths:
             raise UserError("%s needs a path: draw one with the Paths tool or import one, "

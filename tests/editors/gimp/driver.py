@@ -148,10 +148,20 @@ def add_test_path(image):
     return [{"format": "gimp", "name": paths[0].get_name() if paths else "", "strokes": strokes}]
 
 
-def prepare(op, image):
+def prepare(op, image, layers):
+    """What a command needs before it can run (its "needs"): a path, a
+    selection (the refine brush), an existing mask."""
     extra = {}
-    if "paths" in op.get("needs", ()):
+    needs = op.get("needs", ())
+    if "paths" in needs:
         extra["paths"] = add_test_path(image)
+    if "selection" in needs and Gimp.Selection.is_empty(image):
+        x, y, w, h = SPEC["selection"]
+        image.select_rectangle(Gimp.ChannelOps.REPLACE, x, y, w, h)
+    if "mask" in needs:
+        for layer in layers:
+            if layer.get_mask() is None:
+                gradient_mask(layer, image)
     return extra
 
 
@@ -162,7 +172,7 @@ def case(kind, op, image, layers, mode=None, params=None, **extra):
              "precision": str(image.get_precision().value_nick), "layers": []}
     entry.update(extra)
     if "paths" not in extra:
-        entry.update(prepare(op, image))
+        entry.update(prepare(op, image, layers))
     before = []
     for layer in layers:
         fmt = plugin_read_format(image, layer)
