@@ -238,7 +238,8 @@ def test_paths_are_moved_by_the_layer_offset(engine):
     img = as_dtype(scene(), "u8")
     square = [[x, y] * 3 for x, y in ((110, 210), (140, 210), (140, 230), (110, 230))]
     paths = [{"format": "gimp", "name": "stone", "strokes": [[sum(square, []), True]]}]
-    res = engine.run(name, raw(img, "u8"), paths=paths, offset=(100, 200), mask_dtype="f32")
+    res = engine.run(name, raw(img, "u8"), paths=paths, offset=(100, 200), mask_dtype="f32",
+                     mode="replace")
     m = plane(res.mask)
     assert m[10:30, 10:40].min() > 0.99 and m[:9].max() < 0.01 and m[:, 41:].max() < 0.01
 
