@@ -511,6 +511,10 @@ class _DaskPool:
         self.client.close()
 
 
+def _local_label(jobs: int) -> str:
+    return f"local, {jobs} worker process{'es' if jobs != 1 else ''}"
+
+
 def memory_available() -> int:
     try:
         with open("/proc/meminfo") as f:
@@ -652,7 +656,7 @@ class Batch:
 
         meta = {"version": __version__, "input_dir": str(self.opts.input_dir.resolve()),
                 "output_dir": str(self.output_dir),
-                "scheduler": self.opts.scheduler or f"local, {self._pool_jobs()} processes",
+                "scheduler": self.opts.scheduler or _local_label(self._pool_jobs()),
                 "written": time.strftime("%Y-%m-%d %H:%M:%S")}
         return write_report(self.output_dir, recs, meta)
 
@@ -673,7 +677,11 @@ def run_batch(opts: BatchOptions, progress=None) -> tuple[dict, Path, list[dict]
     batch = Batch(opts, progress)
     try:
         rels = scan(opts.input_dir, batch.output_dir)
-        counts = batch.run(rels)
+        try:
+            counts = batch.run(rels)
+        except KeyboardInterrupt:  # Ctrl+C: the report still shows what is done
+            batch.report(rels)
+            raise
         path = batch.report(rels)
     finally:
         batch.close()
