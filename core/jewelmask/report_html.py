@@ -61,7 +61,8 @@ def _card(rec) -> str:
     if rec.get("width"):
         rows.append(("size", f'{rec["width"]} x {rec["height"]}'))
     rows += list(rec.get("figures", {}).items())
-    rows += [(f"output ({k})", v) for k, v in rec.get("outputs", {}).items()]
+    if rec["status"] == "ok":
+        rows += [(f"output ({k})", v) for k, v in rec.get("outputs", {}).items()]
     parts.append("<table>" + "".join(f"<tr><td>{escape(str(k))}</td><td>{escape(str(v))}</td></tr>"
                                      for k, v in rows) + "</table></div></div>")
     return "".join(parts)
