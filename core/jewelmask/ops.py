@@ -149,9 +149,11 @@ def combine_masks(old: np.ndarray | None, new: np.ndarray, mode: str, *,
     """Combine a new mask with an existing layer mask.
 
     ``replace`` takes the new one, ``add`` the maximum, ``subtract`` removes
-    the new from the old, ``intersect`` the minimum. With no old mask every
-    mode but ``subtract`` gives the new mask (``subtract`` then starts from an
-    opaque layer: a white mask, as a new layer mask in both editors is).
+    the new from the old, ``intersect`` the minimum. With no old mask the
+    layer is opaque everywhere, as a new white layer mask in both editors
+    is: ``replace`` and ``intersect`` give the new mask, ``subtract`` its
+    inverse, and ``add`` leaves it white (nothing to add to an opaque layer;
+    the editors say so before running).
     With a `selection` (float32 in [0, 1]) the result is blended with the old
     mask by it: the command acts only where the user selected.
     """
