@@ -344,7 +344,7 @@ def photoshop_paths():
             img = keep(load(name))
             if which == "all":
                 img.set_selected_paths(list(img.get_paths()))
-            case("photoshop-paths", op, img, [img.get_layers()[0]], file=name, which=which,
+            case("photoshop-paths", op, img, [img.get_layers()[0]], mode="replace", file=name, which=which,
                  imported=gimp_paths(img.get_paths()),
                  paths=gimp_paths(img.get_selected_paths()))
 
