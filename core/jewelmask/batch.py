@@ -326,16 +326,25 @@ def _thumbnails(job: Job, rgb, alpha) -> dict:
             "contrast": _contrast_colour(small, a_small)}
 
 
+def _record(job: Job) -> dict:
+    return {"input": job.rel, "recipe": job.options["recipe"], "key": job.key,
+            "outputs": job.outputs, "options": job.options}
+
+
+def _failed(job: Job, error: str) -> dict:
+    return dict(_record(job), status="failed", error=error, seconds=0.0,
+                finished=round(time.time(), 1))
+
+
 def process_job(job: Job) -> dict:
     """Mask one photo, write its outputs and thumbnails; never raises.
 
     Returns the record that goes into the state file and the report.
     """
     t0 = time.perf_counter()
-    rec = {"input": job.rel, "recipe": job.options["recipe"], "key": job.key,
-           "outputs": job.outputs, "options": job.options}
     if job.error:
-        return dict(rec, status="failed", error=job.error, seconds=0.0)
+        return _failed(job, job.error)
+    rec = _record(job)
     try:
         from . import models
         from .cli import _process_one
@@ -462,10 +471,8 @@ class _LocalPool:
             return fut.result()
         except BrokenProcessPool:
             self.broken = True
-            return {"input": job.rel, "recipe": job.options["recipe"], "key": job.key,
-                    "outputs": job.outputs, "options": job.options, "status": "failed",
-                    "seconds": 0.0, "error": "the worker process died (killed, or out of memory); "
-                                             "it is tried again on the next run"}
+            return _failed(job, "the worker process died (killed, or out of memory); "
+                                "it is tried again on the next run")
 
     def after_round(self):
         if getattr(self, "broken", False):
@@ -500,9 +507,7 @@ class _DaskPool:
         try:
             return fut.result()
         except Exception as exc:  # a worker lost, the job killed by the nanny
-            return {"input": job.rel, "recipe": job.options["recipe"], "key": job.key,
-                    "outputs": job.outputs, "options": job.options, "status": "failed",
-                    "seconds": 0.0, "error": f"the Dask task failed: {type(exc).__name__}: {exc}"}
+            return _failed(job, f"the Dask task failed: {type(exc).__name__}: {exc}")
 
     def after_round(self):
         pass
