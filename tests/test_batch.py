@@ -231,3 +231,51 @@ def test_output_lock_and_stale_temporaries(tmp_path):
     finally:
         first.close()
     batch.Batch(opts).close()
+
+
+class _CountingPool:
+    """Stands in for the process pool: records how many photos run at once."""
+
+    jobs = 3
+
+    def __init__(self):
+        self.running, self.most = 0, 0
+
+    def submit(self, job):
+        from concurrent.futures import Future
+
+        self.running += 1
+        self.most = max(self.most, self.running)
+        fut = Future()
+        fut.set_result(dict(batch._record(job), status="ok", seconds=0.0, figures={}))
+        return fut
+
+    def wait_first(self, futures):
+        self.running -= 1
+        return {next(iter(futures))}
+
+    def result(self, fut, job):
+        return fut.result()
+
+    def after_round(self):
+        pass
+
+    def close(self):
+        pass
+
+
+@pytest.mark.parametrize("fits, most", [(1, 1), (2, 2), (10, 3)])
+def test_memory_budget_limits_photos_at_once(tmp_path, fits, most):
+    src = tmp_path / "in"
+    for i in range(6):
+        _photo(src / f"{i}.png", shape=(150, 200))
+    one = 150 * 200 * batch.BYTES_PER_PIXEL + batch.WORKER_BASE_BYTES
+    opts = batch.BatchOptions(input_dir=src, output_dir=tmp_path / "out",
+                              base=dict(batch.OPTION_DEFAULTS), memory=fits * one)
+    b = batch.Batch(opts)
+    b.pool = pool = _CountingPool()
+    try:
+        assert b.run(batch.scan(src))["done"] == 6
+    finally:
+        b.close()
+    assert pool.most == most  # a photo bigger than the budget still runs, alone

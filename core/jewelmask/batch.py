@@ -53,8 +53,8 @@ __all__ = ["IMAGE_SUFFIXES", "OPTION_DEFAULTS", "BatchError", "Job", "scan", "fo
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp"}
 FOLDER_FILE = "jewelmask.toml"
 STATE_DIR = ".jewelmask"
-BYTES_PER_PIXEL = 260
-WORKER_BASE_BYTES = 400 * 2**20
+BYTES_PER_PIXEL = 160
+WORKER_BASE_BYTES = 700 * 2**20
 THUMB_PX = 320
 
 # every setting a folder may change, with the value used when nobody says
