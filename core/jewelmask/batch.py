@@ -215,13 +215,16 @@ def plan_jobs(input_dir, output_dir, rels, *, base: dict, config_folders: dict,
     for rel in rels:
         src = input_dir / rel
         opts = folder_options(input_dir, Path(rel).parent, base, config_folders, cache)
-        st = src.stat()
+        try:
+            st = src.stat()
+            size, mtime, error = st.st_size, st.st_mtime_ns, None
+        except OSError as exc:  # removed or moved since the scan
+            size, mtime, error = -1, -1, f"cannot read it: {exc.strerror or exc}"
         out_dir = output_dir / Path(rel).parent
         job = Job(rel=Path(rel).as_posix(), input=str(src), out_dir=str(out_dir),
                   thumb_dir=str(output_dir / STATE_DIR / "thumbs" / Path(rel).parent),
-                  options=opts, threads=threads,
-                  key={"size": st.st_size, "mtime_ns": st.st_mtime_ns,
-                       "settings": settings_hash(opts)})
+                  options=opts, threads=threads, error=error,
+                  key={"size": size, "mtime_ns": mtime, "settings": settings_hash(opts)})
         targets = _output_paths(src, out_dir, opts["save"])
         job.outputs = {k: str(v.relative_to(output_dir)) for k, v in targets.items()}
         for t in targets.values():
