@@ -37,9 +37,23 @@ def norm3(a: np.ndarray) -> np.ndarray:
     return np.sqrt(out, out=out)
 
 
+def rgb01(image) -> np.ndarray:
+    """The image as float32 (H, W, 3) in [0, 1], without a copy when it already is."""
+    if (isinstance(image, np.ndarray) and image.dtype == np.float32 and image.ndim == 3
+            and image.shape[2] == 3 and image.flags.c_contiguous
+            and image.min() >= 0.0 and image.max() <= 1.0):
+        return image
+    rgb, _ = as_float_image(image)
+    return np.clip(rgb, 0.0, 1.0, out=rgb)
+
+
 def to_lab(rgb: np.ndarray) -> np.ndarray:
     """sRGB float in [0, 1] (H, W, 3) to CIE Lab (L in [0, 100]), float32."""
-    return cv2.cvtColor(np.ascontiguousarray(np.clip(rgb, 0, 1), np.float32), cv2.COLOR_RGB2Lab)
+    if not (rgb.dtype == np.float32 and rgb.flags.c_contiguous):
+        rgb = np.ascontiguousarray(rgb, np.float32)
+    if rgb.size and (rgb.min() < 0.0 or rgb.max() > 1.0):
+        rgb = np.clip(rgb, 0.0, 1.0)
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2Lab)
 
 
 @dataclass(frozen=True)
@@ -86,6 +100,10 @@ def _upsample(small: np.ndarray, shape, box=None) -> np.ndarray:
     if box is None:
         box = (0, 0, H, W)
     r0, c0, r1, c1 = box
+    if (r1 - r0) * (c1 - c0) > 0.5 * H * W:
+        # most of the frame: a plain resize samples the same pixel centres
+        # (OpenCV's bilinear maps x to (x + 0.5) * scale - 0.5, clamped)
+        return np.ascontiguousarray(cv2.resize(small, (W, H), interpolation=cv2.INTER_LINEAR)[r0:r1, c0:c1])
     # sample the small map at the full-res pixel centres of the box
     sy, sx = h / H, w / W
     map_c = ((np.arange(c0, c1, dtype=np.float32) + 0.5) * sx - 0.5)
@@ -129,7 +147,7 @@ def backdrop_plate(image, exclude=None, *, work_size: int = 480, smoothness: flo
     -------
     Plate
     """
-    rgb, _ = as_float_image(image)
+    rgb = rgb01(image)
     if not 64 <= work_size <= 4096:
         raise ValueError(f"work_size must be in [64, 4096], got {work_size}")
     if not 0.002 <= smoothness <= 0.5:
@@ -137,7 +155,7 @@ def backdrop_plate(image, exclude=None, *, work_size: int = 480, smoothness: flo
     H, W = rgb.shape[:2]
     scale = min(1.0, work_size / max(H, W))
     h, w = max(8, round(H * scale)), max(8, round(W * scale))
-    small = cv2.resize(np.clip(rgb, 0, 1), (w, h), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
     lab = to_lab(small)
     weight = np.ones((h, w), np.float32)
     sigma = smoothness * max(h, w)
@@ -226,7 +244,7 @@ def backdrop_difference(image, plate: Plate, *, box=None, sharp_sigma: float = 2
     """
     if shadow_size < 3 or shadow_size % 2 == 0:
         raise ValueError(f"shadow_size must be odd and >= 3, got {shadow_size}")
-    rgb, _ = as_float_image(image)
+    rgb = rgb01(image)
     H, W = rgb.shape[:2]
     if box is None:
         box = (0, 0, H, W)

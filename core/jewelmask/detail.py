@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .backdrop import BackdropDifference, Plate, backdrop_difference, backdrop_plate, norm3, to_lab
+from .backdrop import BackdropDifference, Plate, backdrop_difference, backdrop_plate, norm3, rgb01, to_lab
 from .dtypes import as_float_image
 
 __all__ = [
@@ -274,8 +274,7 @@ def channel_mask(image, mask=None, *, settings: ChannelSettings = ChannelSetting
     (H, W) float32 array in [0, 1]
         Near-binary silhouette with a one-pixel soft edge.
     """
-    rgb, _ = as_float_image(image)
-    rgb = np.clip(rgb, 0, 1)
+    rgb = rgb01(image)
     H, W = rgb.shape[:2]
     if plate is None:
         plate = backdrop_plate(rgb, hint)
@@ -414,8 +413,7 @@ def colour_range_mask(image, mask=None, *, settings: ColourSettings = ColourSett
     -------
     (H, W) float32 array in [0, 1]
     """
-    rgb, _ = as_float_image(image)
-    rgb = np.clip(rgb, 0, 1)
+    rgb = rgb01(image)
     H, W = rgb.shape[:2]
     if plate is None:
         plate = backdrop_plate(rgb, anchor)

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from .ai import AISettings, ai_alpha
-from .backdrop import backdrop_difference, backdrop_plate, norm3, to_lab
+from .backdrop import backdrop_difference, backdrop_plate, norm3, rgb01, to_lab
 from .detail import (
     ChannelSettings,
     ColourSettings,
@@ -154,8 +154,7 @@ def auto_stages(image, *, settings: RecipeSettings | None = None, progress=None,
     ``gaps_opened`` and ``alpha`` (the result); and ``preset`` (str).
     """
     settings = settings or RecipeSettings()
-    rgb, _ = as_float_image(image)
-    rgb = np.clip(rgb, 0, 1)
+    rgb = rgb01(image)
     H, W = rgb.shape[:2]
     report = progress or (lambda f: None)
     if ai is None:
