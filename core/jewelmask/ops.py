@@ -202,15 +202,11 @@ def _auto(image, *, mask, selection, paths, params, progress):
 
     preset = params["preset"]
     detail = None
-    if preset != "auto" and (params["keep_shadows"] or not params["open_gaps"]):
+    if params["keep_shadows"] or not params["open_gaps"]:
         from dataclasses import replace
 
-        detail = replace(PRESETS[preset], keep_shadows=params["keep_shadows"], open_gaps=params["open_gaps"])
-    elif params["keep_shadows"] or not params["open_gaps"]:
-        from dataclasses import replace
-
-        detail = replace(PRESETS["white-sweep"], keep_shadows=params["keep_shadows"],
-                         open_gaps=params["open_gaps"])
+        base = PRESETS["white-sweep" if preset == "auto" else preset]
+        detail = replace(base, keep_shadows=params["keep_shadows"], open_gaps=params["open_gaps"])
     settings = RecipeSettings(ai=AISettings(model=params["model"], tile_budget=params["tile_budget"]),
                               preset=preset, detail=detail)
     st = auto_stages(_rgb(image), settings=settings, progress=progress)
@@ -251,7 +247,7 @@ register(Op(
     params=(
         Param("model", "choice", "u2netp", "Model", choices=_MODEL_CHOICES,
               help="rembg model for the first pass"),
-        Param("tile_budget", "int", 12, "Detail crops", 0, 100,
+        Param("tile_budget", "int", 6, "Detail crops", 0, 100,
               help="how many close-up crops the model looks at (0 = one shrunken pass)"),
     ),
     default_mode="replace",
