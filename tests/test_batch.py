@@ -279,3 +279,18 @@ def test_memory_budget_limits_photos_at_once(tmp_path, fits, most):
     finally:
         b.close()
     assert pool.most == most  # a photo bigger than the budget still runs, alone
+
+
+def test_sigterm_finishes_what_runs_and_writes_the_report(tmp_path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    for i in range(8):
+        _photo(src / f"p{i}.jpg", seed=i, shape=(300, 400))
+    proc = subprocess.Popen([sys.executable, "-m", "jewelmask", "batch", str(src), str(out),
+                             "--recipe", "colour", "--jobs", "1"], stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while len(_state_lines(out)) < 2 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 130
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["counts"]["ok"] == len(_state_lines(out)) >= 2

@@ -109,12 +109,26 @@ def _base_options(args) -> dict:
     return base, folders
 
 
+def _stop_on_sigterm():
+    """SIGTERM (systemd, docker stop, kill) stops like Ctrl+C: the photos under way are
+    finished and the report is written."""
+    import signal
+    import threading
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
+
+
 def run(args) -> int:
     """Run ``jewelmask batch``; returns the exit status (0 all done, 1 something failed)."""
     from .batch import BatchOptions, run_batch, watch
     from .errors import JewelmaskError
 
     log = Progress()
+    _stop_on_sigterm()
     try:
         base, folders = _base_options(args)
         opts = BatchOptions(input_dir=Path(args.input_dir), output_dir=Path(args.output_dir),
