@@ -24,8 +24,10 @@ equation ``I = a F + (1 - a) B``:
   pixels that the mask calls backdrop count too, so a contact shadow next to
   the piece is backdrop, not metal;
 * ``F``, the local foreground colour: a push-pull fill of the
-  confident-foreground pixels (and, weakly, of the band's most opaque
-  pixels, for a chain with no fully covered pixel);
+  confident-foreground pixels and of the band pixels that stand out most
+  from the backdrop in their neighbourhood (the middle of a wire), so a
+  chain with no fully covered pixel still gets its own colour; beyond the
+  tile, a coarse field of the whole photo;
 * ``a = <I - B, F - B> / |F - B|^2``, trusted in proportion to the contrast
   ``|F - B|`` and to how well ``I`` lies on the line from ``B`` to ``F``;
   where it is not (a highlight as white as the sweep, a stone of another
@@ -363,14 +365,42 @@ def _colour_model(I, a0, band, plate, s, fb, rr, cc):
             wb[cr, cc_] = (hp < 0.03) * np.clip(1.0 - 2.0 * a0[cr, cc_], 0.0, 1.0)
     fb_b, fb_f = fb if fb is not None else (None, None)
     if plate is None:
-        B = _sample_small(_fill_small(I, wb, fb_b), rr, cc)
+        Bs = _fill_small(I, wb, fb_b)
+        B = _sample_small(Bs, rr, cc)
     else:
         ratio = _fill_small(I / np.maximum(plate, 1e-3), wb, fb_b)
         B = plate[rr, cc] * _sample_small(ratio, rr, cc)
+    # foreground samples: the confident foreground, and the band pixels that
+    # stand out most from the backdrop in their 5 x 5 neighbourhood (the
+    # middle of a wire), so a chain with no fully covered pixel and no
+    # confident metal nearby still gets its own colour
     wf = known_f.astype(np.float32)
-    wf += 0.05 * band * a0 ** 8  # the most opaque band pixels, for thin chains
-    F = _sample_small(_fill_small(I, np.minimum(wf, 1.0), fb_f), rr, cc)
+    h, w = a0.shape
+    if plate is None:
+        Bfull = cv2.resize(Bs, (w, h), interpolation=cv2.INTER_LINEAR)
+    else:
+        Bfull = plate * cv2.resize(ratio, (w, h), interpolation=cv2.INTER_LINEAR)
+    dn = np.sqrt(((I - Bfull) ** 2).sum(axis=2))
+    dmax = cv2.dilate(dn, np.ones((5, 5), np.uint8))
+    wc = band * (dmax > s.min_contrast) * (dn / np.maximum(dmax, 1e-6)) ** 8
+    F_known = _sample_small(_fill_small(I, wf, fb_f), rr, cc)
+    F_wire = _sample_small(_fill_small(I, wc.astype(np.float32), F_known.mean(0) if rr.size else None), rr, cc)
+    # the confident metal nearby is the better colour (it lets a half-covered
+    # wire be 0.5) when the pixel lies on its colour line; a wire of another
+    # colour (a gold chain by a diamond) takes its own
     p = rr * I.shape[1] + cc
+    dk = np.zeros(p.size, np.float32)
+    dd = np.zeros(p.size, np.float32)
+    kk = np.zeros(p.size, np.float32)
+    for ch in range(3):
+        d = I[..., ch].ravel()[p] - B[:, ch]
+        e = F_known[:, ch] - B[:, ch]
+        dk += d * e
+        dd += d * d
+        kk += e * e
+    cos = dk / np.sqrt(np.maximum(dd * kk, 1e-12))
+    t = np.clip((cos - 0.985) / 0.01, 0.0, 1.0)[:, None]
+    F = t * F_known + (1.0 - t) * F_wire
     ad_num = np.zeros(p.size, np.float32)
     den = np.zeros(p.size, np.float32)
     dd = np.zeros(p.size, np.float32)
