@@ -72,24 +72,8 @@ _COLS = (("SAD", "sad", 1.0, "{:.2f}"), ("MSE×1e3", "mse", 1e3, "{:.2f}"), ("Gr
 # --- memory ---------------------------------------------------------------------
 
 
-def _status_kb(field):
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return float(line.split()[1])
-    except OSError:
-        pass
-    return math.nan
-
-
-def _reset_peak():
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
+# /proc/self/status and clear_refs helpers: the runner's own
+from bench.run import _reset_peak, _status_kb  # noqa: E402
 
 
 # --- starting masks -----------------------------------------------------------------
@@ -253,10 +237,10 @@ def bench_big(repeats, log):
             for variant, bg in (("refine", None), ("refine+plate", plate)):
                 times, peaks = [], []
                 for _ in range(repeats):
-                    rss = _status_kb("VmRSS")
+                    rss = _status_kb("VmRSS") or math.nan
                     ok = _reset_peak()
                     out, t = _timed(refine_edge, sc.image, starts[k], background=bg)
-                    peak = _status_kb("VmHWM") if ok else math.nan
+                    peak = (_status_kb("VmHWM") or math.nan) if ok else math.nan
                     times.append(t)
                     peaks.append((peak - rss) / 1024.0)
                 m = M.scene_metrics(out, sc)
