@@ -29,6 +29,7 @@ from .detail import (
     plate_alpha,
 )
 from .dtypes import as_float_image
+from .refine import RefineSettings, refine_edge
 
 __all__ = ["RECIPES", "DEFAULT_RECIPE", "PRESETS", "AutoSettings", "RecipeSettings",
            "run_recipe", "choose_preset", "auto_stages"]
@@ -99,7 +100,10 @@ class RecipeSettings:
     """Settings of every step a recipe may use; each front end builds one.
 
     ``preset`` names an entry of :data:`PRESETS`, or ``"auto"`` to choose
-    one from the image; ``detail`` overrides it when given.
+    one from the image; ``detail`` overrides it when given. ``refine``,
+    when set, re-solves the recipe's edge with :func:`jewelmask.refine.refine_edge`
+    (with the backdrop plate as its background cue) before paths are applied;
+    ``None`` skips it.
     """
 
     ai: AISettings = field(default_factory=lambda: AISettings(tile_budget=6))
@@ -107,8 +111,11 @@ class RecipeSettings:
     detail: AutoSettings | None = None
     channel: ChannelSettings = field(default_factory=ChannelSettings)
     colour: ColourSettings = field(default_factory=ColourSettings)
+    refine: RefineSettings | None = None
 
     def __post_init__(self):
+        if self.refine is not None and not isinstance(self.refine, RefineSettings):
+            raise ValueError(f"refine must be a RefineSettings or None, got {type(self.refine).__name__}")
         if self.preset != "auto" and self.preset not in PRESETS:
             raise ValueError(f"preset must be 'auto' or one of {', '.join(PRESETS)}, got {self.preset!r}")
 
@@ -146,12 +153,14 @@ def _roi(rgb: np.ndarray, ai: np.ndarray, plate, margin_frac: float = 0.05):
 
 
 def auto_stages(image, *, settings: RecipeSettings | None = None, progress=None,
-                ai: np.ndarray | None = None) -> dict:
+                ai: np.ndarray | None = None, brush=None) -> dict:
     """Run ``auto`` and return every stage (for the docs and for debugging).
 
     Returns a dict of (H, W) float32 maps: ``ai``, ``detail`` (plate alpha
     of connected structures), ``bulk`` (the AI core with exact edges),
-    ``gaps_opened`` and ``alpha`` (the result); and ``preset`` (str).
+    ``gaps_opened``, ``combined`` (before refine) and ``alpha`` (the
+    result, refined when ``settings.refine`` is set); ``preset`` (str) and
+    ``plate`` (the fitted :class:`jewelmask.backdrop.Plate`).
     """
     settings = settings or RecipeSettings()
     rgb = rgb01(image)
@@ -163,11 +172,11 @@ def auto_stages(image, *, settings: RecipeSettings | None = None, progress=None,
     preset = settings.preset if settings.preset != "auto" else choose_preset(plate)
     cfg = settings.detail or PRESETS[preset]
     report(0.75)
-    stages = {"ai": ai, "preset": preset}
+    stages = {"ai": ai, "preset": preset, "plate": plate}
     box = _roi(rgb, ai, plate)
     alpha = np.zeros((H, W), np.float32)
     if box is None:
-        stages.update(detail=alpha, bulk=alpha, gaps_opened=alpha, alpha=alpha)
+        stages.update(detail=alpha, bulk=alpha, gaps_opened=alpha, combined=alpha, alpha=alpha)
         report(1.0)
         return stages
     r0, c0, r1, c1 = box
@@ -227,15 +236,24 @@ def auto_stages(image, *, settings: RecipeSettings | None = None, progress=None,
         m = np.zeros((H, W), np.float32)
         m[r0:r1, c0:c1] = x
         return m
-    stages.update(detail=full(detail), bulk=full(bulk), gaps_opened=full(opened), alpha=alpha,
-                  box=box)
+    stages.update(detail=full(detail), bulk=full(bulk), gaps_opened=full(opened), combined=alpha,
+                  alpha=alpha, box=box)
+    if settings.refine is not None:
+        report(0.9)
+        stages["alpha"] = _refine(rgb, alpha, plate, settings.refine, brush)
     report(1.0)
     return stages
 
 
+def _refine(rgb, alpha, plate, refine, brush):
+    """Refine a recipe's mask, with the plate as the backdrop cue."""
+    background = None if plate is None else plate.rgb()
+    return refine_edge(rgb, alpha, brush=brush, background=background, settings=refine)
+
+
 def run_recipe(image, *, recipe: str = DEFAULT_RECIPE,
                settings: RecipeSettings | None = None, model: str | None = None,
-               paths=None, progress=None) -> np.ndarray:
+               paths=None, brush=None, progress=None) -> np.ndarray:
     """Run a recipe on a photo.
 
     Parameters
@@ -250,6 +268,9 @@ def run_recipe(image, *, recipe: str = DEFAULT_RECIPE,
         Vector paths in image pixels. A path is hard, opaque and
         razor-sharp: ``add`` paths (prongs, stones) override the soft mask
         inside them, ``cut`` paths subtract (see docs/paths.md).
+    brush : (H, W) array, optional
+        The refine brush (see :func:`jewelmask.refine.refine_edge`); used
+        only when ``settings.refine`` is set.
     progress : callable(float), optional
         Fraction done; may raise to cancel.
 
@@ -268,7 +289,7 @@ def run_recipe(image, *, recipe: str = DEFAULT_RECIPE,
         rgb, _ = as_float_image(image)
         soft = np.zeros(rgb.shape[:2], np.float32)
     else:
-        soft = _soft_recipe(image, recipe, settings, progress)
+        soft = _soft_recipe(image, recipe, settings, progress, brush)
     if paths:
         from .paths import apply_path_roles, paths_to_mask
 
@@ -277,14 +298,20 @@ def run_recipe(image, *, recipe: str = DEFAULT_RECIPE,
     return soft
 
 
-def _soft_recipe(image, recipe, settings, progress):
-    if recipe == "ai":
-        return ai_alpha(image, settings=settings.ai, progress=progress)
+def _soft_recipe(image, recipe, settings, progress, brush=None):
     if recipe == "auto":
-        return auto_stages(image, settings=settings, progress=progress)["alpha"]
-    # channel and colour work on their own, without the AI (and its model)
+        return auto_stages(image, settings=settings, progress=progress, brush=brush)["alpha"]
     rgb, _ = as_float_image(image)
-    plate = backdrop_plate(rgb)
-    if recipe == "channel":
-        return channel_mask(rgb, settings=settings.channel, plate=plate)
-    return colour_range_mask(rgb, settings=settings.colour, plate=plate)
+    if recipe == "ai":
+        soft = ai_alpha(rgb, settings=settings.ai, progress=progress)
+        plate = backdrop_plate(rgb, soft) if settings.refine is not None else None
+    else:
+        # channel and colour work on their own, without the AI (and its model)
+        plate = backdrop_plate(rgb)
+        if recipe == "channel":
+            soft = channel_mask(rgb, settings=settings.channel, plate=plate)
+        else:
+            soft = colour_range_mask(rgb, settings=settings.colour, plate=plate)
+    if settings.refine is not None:
+        soft = _refine(rgb, soft, plate, settings.refine, brush)
+    return soft
