@@ -192,11 +192,17 @@ def test_params_and_colour_text(engine):
     if name is None:
         pytest.skip("no operation takes colours")
     p = next(p for p in OPS[name].params if p.kind == "colours")
-    assert worker.parse_colours("#d4af37 #B76E79") == [(212, 175, 55), (183, 110, 121)]
-    assert worker.parse_colours("212,175,55; 183,110,121") == [(212.0, 175.0, 55.0), (183.0, 110.0, 121.0)]
-    with pytest.raises(ValueError, match="colours must be like"):
-        worker.parse_colours("gold")
-    OPS[name].check_params(worker.coerce_params(OPS[name], {p.name: "#d4af37"}))
+    # one parser for the worker and both editors' text fields: the stdlib bridge's
+    assert bc.parse_colours("#d4af37 #B76E79") == [(212, 175, 55), (183, 110, 121)]
+    assert bc.parse_colours("212,175,55; 183,110.4,121") == [(212, 175, 55), (183, 110, 121)]
+    assert bc.parse_colours("") == []
+    for bad in ("gold", "300,0,0", "1,2", "#12345g"):
+        with pytest.raises(ValueError, match="colours must be like"):
+            bc.parse_colours(bad)
+    assert bc.format_colours([(212, 175, 55), (183.4, 110, 121)]) == "#d4af37 #b76e79"
+    assert bc.parse_colours(bc.format_colours([(1, 2, 3)])) == [(1, 2, 3)]
+    got = worker.coerce_params(OPS[name], {p.name: "#d4af37 10,20,30"})
+    assert OPS[name].check_params(got)[p.name] == ((212, 175, 55), (10, 20, 30))
 
 
 def test_bad_requests_get_clear_errors(engine):

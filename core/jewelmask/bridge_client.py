@@ -37,7 +37,8 @@ import tempfile
 import time
 
 __all__ = ["EngineError", "EngineMissing", "EngineFailed", "Cancelled", "RawImage",
-           "Result", "Engine", "find_engine", "CONFIG_NAME", "SAMPLE_SIZE"]
+           "Result", "Engine", "find_engine", "parse_colours", "format_colours",
+           "CONFIG_NAME", "SAMPLE_SIZE"]
 
 CONFIG_NAME = "jewelmask-engine.json"
 PROTOCOL = 1
@@ -392,6 +393,41 @@ class Engine(object):
                     time.sleep(0.02)
                     s = _try_connect(path)
         return _SocketStream(s), lambda: _tail_path(log)
+
+
+# --- colour lists as text ---------------------------------------------------
+#
+# A "colours" parameter (sampled metal tones) is a text field in both editors;
+# the worker reads the same text from GIMP's procedure arguments.
+
+
+def format_colours(colours):
+    """[(r, g, b), ...] in 0-255 to the text a colour field shows: ``#d4af37 #b76e79``."""
+    return " ".join("#%02x%02x%02x" % tuple(int(round(float(v))) for v in c) for c in colours or ())
+
+
+def parse_colours(text):
+    """``#d4af37 #b76e79`` or ``212,175,55; 183,110,121`` to [(r, g, b), ...] in 0-255.
+
+    Raises ValueError with the text it could not read.
+    """
+    out = []
+    for item in (text or "").replace(";", " ").split():
+        if item.startswith("#") and len(item) == 7:
+            try:
+                out.append(tuple(int(item[i:i + 2], 16) for i in (1, 3, 5)))
+                continue
+            except ValueError:
+                pass
+        try:
+            rgb = tuple(int(round(float(v))) for v in item.split(",") if v)
+        except ValueError:
+            rgb = ()
+        if len(rgb) != 3 or not all(0 <= v <= 255 for v in rgb):
+            raise ValueError("colours must be like '#d4af37 #b76e79' or '212,175,55; 183,110,121', "
+                             "got %r" % (text,))
+        out.append(rgb)
+    return out
 
 
 # --- helpers ----------------------------------------------------------------

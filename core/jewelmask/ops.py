@@ -92,8 +92,21 @@ class Op:
     func: Callable
     params: tuple[Param, ...] = ()
     default_mode: str = "replace"  # how the editors combine with an existing mask
-    needs: tuple[str, ...] = ()  # "model", "selection", "paths"
+    needs: tuple[str, ...] = ()  # "model", "selection", "paths", "mask" (the layer's own)
     help: str = ""
+    #: What the selection is to the operation: "limits" (the front end keeps the
+    #: old mask, or the old pixels, outside it) or "brush" (the operation reads it
+    #: itself, as refine-edge does; the result is not limited by it).
+    selection_role: str = "limits"
+    #: What the front ends write: "mask" (combined by the mode) or "layer" (a new
+    #: layer; there is no mode to choose).
+    writes: str = "mask"
+
+    def __post_init__(self):
+        if self.selection_role not in ("limits", "brush"):
+            raise ValueError(f"selection_role must be 'limits' or 'brush', got {self.selection_role!r}")
+        if self.writes not in ("mask", "layer"):
+            raise ValueError(f"writes must be 'mask' or 'layer', got {self.writes!r}")
 
     def defaults(self) -> dict:
         return {p.name: p.default for p in self.params}
@@ -126,8 +139,12 @@ def run_op(name: str, image: np.ndarray, *, mask=None, selection=None, paths=Non
 
     `mask` is the layer's current mask, if it has one ((H, W) float32 in
     [0, 1]): some operations use it as the jewelry found so far (chain
-    recovery keeps what connects to it). The operation never combines with
-    it; the front end does (:func:`combine_masks`).
+    recovery keeps what connects to it), and those that need it (``"mask"``
+    in :attr:`Op.needs`: refine-edge, decontaminate) work on it. The
+    operation never combines with it; the front end does
+    (:func:`combine_masks`, and :func:`layer_rgba` for a new layer), limited
+    to `selection` unless the operation takes the selection as its brush
+    (:attr:`Op.selection_role`).
     """
     try:
         op = OPS[name]
@@ -175,6 +192,37 @@ def combine_masks(old: np.ndarray | None, new: np.ndarray, mode: str, *,
         sel = np.clip(np.asarray(selection, np.float32), 0.0, 1.0)
         out = sel * out + (1.0 - sel) * old
     return out.astype(np.float32)
+
+
+def layer_rgba(image: np.ndarray, layer: np.ndarray, *,
+               selection: np.ndarray | None = None) -> np.ndarray:
+    """A new layer as the front ends write it: (H, W, 4) float32, straight alpha.
+
+    A 3-channel `layer` takes the alpha of `image` (opaque when it has none).
+    With a `selection` (float32 in [0, 1]) the layer is the image's own pixels
+    outside it and blended by it on a soft edge, as :func:`combine_masks`
+    limits a mask: the command acts only where the user selected.
+    """
+    image = np.asarray(image, np.float32)
+    layer = np.asarray(layer, np.float32)
+    if layer.ndim != 3 or layer.shape[2] not in (3, 4) or layer.shape[:2] != image.shape[:2]:
+        raise ValueError(f"layer must be (H, W, 3 or 4) the size of the image {image.shape[:2]}, "
+                         f"got {layer.shape}")
+    alpha = image[..., 3:4] if image.ndim == 3 and image.shape[2] in (2, 4) else None
+    if layer.shape[2] == 3:
+        layer = np.concatenate([layer, alpha if alpha is not None else np.ones_like(layer[..., :1])],
+                               axis=2)
+    if selection is None:
+        return np.ascontiguousarray(layer)
+    own = image if image.ndim == 3 else image[..., None]
+    if own.shape[2] == 1:
+        own = np.repeat(own, 3, axis=2)
+    elif own.shape[2] == 2:
+        own = np.concatenate([np.repeat(own[..., :1], 3, axis=2), own[..., 1:]], axis=2)
+    if own.shape[2] == 3:
+        own = np.concatenate([own, np.ones_like(own[..., :1])], axis=2)
+    sel = np.clip(np.asarray(selection, np.float32), 0.0, 1.0)[..., None]
+    return (sel * layer + (1.0 - sel) * own).astype(np.float32)
 
 
 # --- the operations -------------------------------------------------------
@@ -370,4 +418,118 @@ register(Op(
     default_mode="add",
     needs=("paths",),
     help="The active path(s) as a razor-sharp anti-aliased mask; paths named 'cut: ...' subtract.",
+))
+
+
+# --- refine edge and decontaminate colours (Photoshop's Select and Mask) -------
+
+#: Edge detection of refine-edge; defaults are :class:`jewelmask.refine.RefineSettings`'s.
+REFINE_PARAMS = (
+    Param("radius", "float", 2.0, "Radius (px)", 0.0, 32.0,
+          help="half-width of the band around the mask's edge that is re-solved"),
+    Param("smart_radius", "bool", False, "Smart radius",
+          help="widen the band, up to the max radius, where the edge is soft or detailed "
+               "(a defocused edge, a chain)"),
+    Param("max_radius", "float", 8.0, "Max radius (px)", 0.0, 32.0,
+          help="widest band with smart radius (at least the radius)"),
+    Param("shadow_aware", "bool", True, "Soft shadows are backdrop",
+          help="smooth pixels next to the piece count as backdrop (contact shadows); turn off "
+               "for thin silver or white gold on grey, whose wires it can lose"),
+)
+
+#: Photoshop's global refinements, in its order; every default is "no change"
+#: (:func:`jewelmask.edge.adjust_edge`, whose ranges are wider).
+EDGE_PARAMS = (
+    Param("smooth", "int", 0, "Smooth", 0, 100,
+          help="irons out jaggies and bumps of the outline (thin wires and prongs go first)"),
+    Param("feather", "float", 0.0, "Feather (px)", 0.0, 50.0,
+          help="a soft edge: the mask blurred with sigma feather / 2"),
+    Param("contrast", "float", 0.0, "Contrast (%)", 0.0, 100.0,
+          help="hardens a soft edge; 100 % gives a hard mask"),
+    Param("shift", "float", 0.0, "Shift edge (px)", -20.0, 20.0,
+          help="moves the edge out (+) or in (-), fractions of a pixel too; a 1 px chain "
+               "does not survive -1"),
+)
+
+
+def _existing_mask(mask, label):
+    if mask is None:
+        raise ValueError(f"{label} works on the layer's existing mask, and there is none: make one "
+                         "first with a masking command (Auto Jewelry Mask, AI Remove Background, "
+                         "Channel Mask, ...)")
+    return np.clip(np.asarray(mask, np.float32), 0.0, 1.0)
+
+
+def adjust_edge_with(alpha: np.ndarray, params: dict) -> np.ndarray:
+    """:func:`jewelmask.edge.adjust_edge` with the values of :data:`EDGE_PARAMS`
+    in `params`; `alpha` itself when they are all at "no change"."""
+    values = {p.name: params.get(p.name, p.default) for p in EDGE_PARAMS}
+    if all(values[p.name] == p.default for p in EDGE_PARAMS):
+        return alpha
+    from .edge import adjust_edge
+
+    return adjust_edge(alpha, **values)
+
+
+def _refine_edge(image, *, mask, selection, paths, params, progress):
+    from .backdrop import backdrop_plate
+    from .refine import RefineSettings, refine_edge
+
+    alpha = _existing_mask(mask, "Refine Edge")
+    rgb = _rgb(image)
+    settings = RefineSettings(radius=params["radius"], smart_radius=params["smart_radius"],
+                              max_radius=max(params["max_radius"], params["radius"]),
+                              shadow_aware=params["shadow_aware"])
+    plate = backdrop_plate(rgb, alpha).rgb()
+    progress(0.1)
+    out = refine_edge(rgb, alpha, brush=selection, background=plate, settings=settings,
+                      progress=lambda f: progress(0.1 + 0.85 * f))
+    del plate
+    out = adjust_edge_with(out, params)
+    progress(1.0)
+    return OpResult(mask=out, info={"changed_pixels": int(np.count_nonzero(out != alpha))})
+
+
+def _decontaminate(image, *, mask, selection, paths, params, progress):
+    from .backdrop import backdrop_plate
+    from .decontaminate import decontaminate
+
+    alpha = _existing_mask(mask, "Decontaminate Colours")
+    rgb = _rgb(image)
+    plate = backdrop_plate(rgb, alpha).rgb()
+    progress(0.1)
+    colours = decontaminate(rgb, alpha, background=plate, strength=params["amount"] / 100.0,
+                            progress=lambda f: progress(0.1 + 0.85 * f))
+    del plate
+    progress(1.0)
+    soft = int(np.count_nonzero((alpha > 0.0) & (alpha < 1.0)))
+    return OpResult(layer=layer_rgba(image, colours), info={"soft_pixels": soft})
+
+
+register(Op(
+    name="refine-edge",
+    label="Refine Edge",
+    func=_refine_edge,
+    params=REFINE_PARAMS + EDGE_PARAMS,
+    default_mode="replace",
+    needs=("mask",),
+    selection_role="brush",
+    help="Re-solves the layer's mask in a band around its edge from the colours of the photo and "
+         "the backdrop plate; the selection is the refine brush (re-solved however far from the "
+         "edge). Then smooth, feather, contrast and shift edge.",
+))
+
+register(Op(
+    name="decontaminate",
+    label="Decontaminate Colours",
+    func=_decontaminate,
+    params=(
+        Param("amount", "float", 100.0, "Amount (%)", 0.0, 100.0,
+              help="how much of the backdrop's glow is taken out of the soft edge"),
+    ),
+    default_mode="replace",
+    needs=("mask",),
+    writes="layer",
+    help="The metal's own colour at the soft edges of the layer's mask, without the backdrop's "
+         "glow, as a new layer above (with a copy of the mask); the layer itself is not changed.",
 ))

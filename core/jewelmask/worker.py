@@ -53,9 +53,15 @@ Answers (worker to client): any number of
 ``mask`` is the operation's mask already combined with ``old_mask`` by
 ``mode`` inside ``selection`` (:func:`jewelmask.ops.combine_masks`), in
 ``mask_dtype``; ``channels`` are each method's own results, also in
-``mask_dtype``; ``layer`` (a new layer some operations make) is f32 RGBA.
-An *OP* is the :class:`jewelmask.ops.Op` description: ``name``, ``label``,
-``help``, ``default_mode``, ``needs`` and ``params`` (each ``name``, ``kind``,
+``mask_dtype``; ``layer`` (a new layer some operations make: decontaminate)
+is f32 RGBA, the image's own pixels outside ``selection``
+(:func:`jewelmask.ops.layer_rgba`). An operation whose ``selection_role`` is
+``"brush"`` (refine-edge) reads the selection itself, and its mask is not
+limited to it. An *OP* is the :class:`jewelmask.ops.Op` description:
+``name``, ``label``, ``help``, ``default_mode``, ``needs`` (``"model"``,
+``"selection"``, ``"paths"``, ``"mask"``: the layer's own mask),
+``selection_role`` (``"limits"`` or ``"brush"``), ``writes`` (``"mask"``, or
+``"layer"``: no mode applies) and ``params`` (each ``name``, ``kind``,
 ``default``, ``label``, ``minimum``, ``maximum``, ``choices``, ``help``).
 
 Cancelling: send ``{"cmd": "cancel"}`` or close the stream (kill the client);
@@ -93,6 +99,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
+from .bridge_client import parse_colours
 from .errors import JewelmaskError, ModelUnavailableError
 
 PROTOCOL = 1
@@ -194,25 +201,6 @@ def read_paths(paths, offset) -> list | None:
     return out
 
 
-def parse_colours(text: str) -> list:
-    """Colours typed into an editor's text field: ``#d4af37 #b76e79`` or
-    ``212,175,55; 183,110,121`` to a list of (r, g, b) in 0-255."""
-    out = []
-    for item in text.replace(";", " ").split():
-        if item.startswith("#") and len(item) == 7:
-            try:
-                out.append(tuple(int(item[i:i + 2], 16) for i in (1, 3, 5)))
-                continue
-            except ValueError:
-                pass
-        parts = [v for v in item.split(",") if v]
-        if len(parts) != 3:
-            raise ValueError(f"colours must be like '#d4af37 #b76e79' or '212,175,55; 183,110,121', "
-                             f"got {text!r}")
-        out.append(tuple(float(v) for v in parts))
-    return out
-
-
 def coerce_params(op, params: dict) -> dict:
     """Editor argument values to what the operation's parameters take
     (colour lists come from text fields); the operation validates the rest."""
@@ -243,6 +231,7 @@ def describe_ops() -> dict:
         ops.append({
             "name": op.name, "label": op.label, "help": op.help,
             "default_mode": op.default_mode, "needs": list(op.needs),
+            "selection_role": op.selection_role, "writes": op.writes,
             "params": [{
                 "name": p.name, "kind": p.kind, "default": jsonable(p.default),
                 "label": p.label or p.name, "minimum": p.minimum, "maximum": p.maximum,
@@ -264,7 +253,7 @@ def _error(exc: BaseException) -> dict:
 
 def run_request(req: dict, send, cancelled: threading.Event) -> dict:
     """Carry out one ``run`` request; returns the ``result`` answer."""
-    from .ops import MASK_MODES, OPS, combine_masks, run_op
+    from .ops import MASK_MODES, OPS, combine_masks, layer_rgba, run_op
 
     t0 = time.perf_counter()
     name = req.get("op")
@@ -323,13 +312,14 @@ def run_request(req: dict, send, cancelled: threading.Event) -> dict:
 
     answer = {"type": "result", "mask": None, "layer": None, "channels": {},
               "info": dict(result.info or {})}
+    limit = selection if op.selection_role == "limits" else None  # a brush is the op's own input
     written = {}  # id(array) -> description: the same array is written once
     if result.mask is not None:
-        if old_mask is None and selection is None and mode in ("replace", "intersect"):
+        if old_mask is None and limit is None and mode in ("replace", "intersect"):
             # combine_masks would only clip (no old mask is a white one); the quantiser clips too
             combined = result.mask if mask_dtype != "f32" else np.clip(result.mask, 0.0, 1.0)
         else:
-            combined = combine_masks(old_mask, result.mask, mode, selection=selection)
+            combined = combine_masks(old_mask, result.mask, mode, selection=limit)
         answer["mask"] = write_array(combined, mask_dtype, out_dir / "mask.raw")
         if combined is result.mask:
             written[id(result.mask)] = answer["mask"]
@@ -338,9 +328,7 @@ def run_request(req: dict, send, cancelled: threading.Event) -> dict:
             written[id(cmask)] = write_array(cmask, mask_dtype, out_dir / f"channel{i}.raw")
         answer["channels"][cname] = written[id(cmask)]
     if result.layer is not None:
-        layer = np.asarray(result.layer, np.float32)
-        if layer.ndim == 3 and layer.shape[2] == 3:
-            layer = np.concatenate([layer, np.ones_like(layer[:, :, :1])], axis=2)
+        layer = layer_rgba(image, result.layer, selection=limit)
         answer["layer"] = write_array(layer, "f32", out_dir / "layer.raw")
     t_end = time.perf_counter()
     answer["seconds"] = {"read": round(t_read - t0, 4), "op": round(t_op - t_read, 4),
