@@ -94,6 +94,30 @@ def test_open_gaps_reopens_filled_ring_interior():
     assert (out[alpha > 0.9] > 0.9).mean() > 0.98  # the metal stays
 
 
+def test_open_gaps_reopens_a_hoop_behind_a_faint_fat_wire():
+    """Silver hoop on a grey sweep: the wire is too faint to count as solid
+    jewelry all round, so only the backdrop's own grain inside tells the hole."""
+    H, W = 300, 300
+    rng = np.random.default_rng(1)
+    rgb = np.full((H, W, 3), 0.78, np.float32) * np.array([1.0, 0.99, 1.0], np.float32)
+    wire = np.zeros((H, W), np.float32)
+    cv2.circle(wire, (150, 150), 100, 1.0, 9)
+    rgb = rgb * (1 - wire[..., None] * np.array([0.14, 0.11, 0.06], np.float32))  # cool, darker
+    rgb += rng.normal(0, 0.004, rgb.shape).astype(np.float32)
+    filled = np.zeros((H, W), np.float32)
+    cv2.circle(filled, (150, 150), 112, 1.0, -1)  # the AI's disc
+    plate = backdrop_plate(rgb, filled)
+    diff = backdrop_difference(rgb, plate)
+    faint = np.clip(plate_alpha(diff), 0, 0.45)  # coverage: the wire never solid
+    out = open_gaps(filled, diff, coverage=faint)
+    interior = np.zeros((H, W), np.uint8)
+    cv2.circle(interior, (150, 150), 85, 1, -1)
+    assert out[interior > 0].mean() < 0.05
+    assert out[wire > 0.5].mean() > 0.9  # the wire is not the hole
+    closed = open_gaps(filled, diff, coverage=faint, plain_area=10**9)  # without the grain rule
+    assert closed[interior > 0].mean() > 0.9
+
+
 def test_open_gaps_keeps_a_faceted_white_stone():
     """A brilliant on a white sweep: facets in many light tones, none a hole."""
     H, W = 200, 200

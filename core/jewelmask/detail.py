@@ -478,7 +478,8 @@ def _plate_at(plate: Plate, rr: np.ndarray, cc: np.ndarray) -> np.ndarray:
 def open_gaps(alpha, diff: BackdropDifference, *, coverage=None, k_noise: float = 3.0,
               min_area: int = 1, max_texture: float = 1.5, min_delta: float = 3.0,
               texture_area: int = 400, min_enclosed: float = 0.25,
-              stray_area: int = 400) -> np.ndarray:
+              stray_area: int = 400, plain_area: int = 1000,
+              plain_texture: float = 1.3) -> np.ndarray:
     """Make backdrop seen through the jewelry transparent again.
 
     Inside the current mask, where the plate says "little or no coverage",
@@ -515,6 +516,12 @@ def open_gaps(alpha, diff: BackdropDifference, *, coverage=None, k_noise: float 
         Places of at least this many pixels count as holes when at least
         half of the ring around them is solid jewelry or backdrop outside
         the mask.
+    plain_area, plain_texture : int, float
+        Places with at least `plain_area` pixels more than 6 px from their
+        border, whose mean sharp difference
+        (inside) is at most `plain_texture` times the backdrop's own (outside
+        the mask) are holes whatever borders them: the sweep seen through a
+        hoop behind a wire too faint to count as solid.
 
     Returns
     -------
@@ -547,6 +554,20 @@ def open_gaps(alpha, diff: BackdropDifference, *, coverage=None, k_noise: float 
         tex = np.bincount(flat, weights=tex_w, minlength=n) / np.maximum(n_in, 1)
         hole &= ~(big & (tex > max_texture))
     hole[0] = False
+    # a large place with the backdrop's own grain all through is backdrop,
+    # whatever borders it (a hoop's interior behind a fat, low-contrast
+    # wire); facets of a stone carry more texture than the sweep
+    plain = np.zeros(n, bool)
+    if big.any():
+        outside_px = alpha <= 0.05
+        grain = (diff.sharp / np.maximum(diff.noise, 0.5))[outside_px]
+        if grain.size >= 1000:
+            bg_tex = float(np.median(grain[:: max(1, grain.size // 200_000)]))
+            # deep: what is left 6 px in from the place's border (facets of a
+            # stone are narrow; the inside of a hoop is not)
+            deep = cv2.erode(agree.astype(np.uint8), _disk(6)).ravel() > 0
+            deep_area = np.bincount(flat[deep], minlength=n)
+            plain = big & (deep_area >= plain_area) & (tex <= plain_texture * max(bg_tex, 0.3))
     if coverage is not None and min_enclosed > 0:
         # a hole is enclosed by the jewelry (a link eye by its link, a ring
         # interior by the band); a prong or a facet that happens to have the
@@ -576,7 +597,7 @@ def open_gaps(alpha, diff: BackdropDifference, *, coverage=None, k_noise: float 
                 keep = frac_solid + outside[r0:r1, c0:c1][ring].mean() < 0.5
             else:
                 keep = frac_solid < min_enclosed
-            if keep:
+            if keep and not plain[lab]:
                 hole[lab] = False
     core = hole[labels]
     holes = core | (cand & (cv2.dilate(core.astype(np.uint8), _disk(1)) > 0))

@@ -228,9 +228,11 @@ def auto_stages(image, *, settings: RecipeSettings | None = None, progress=None,
         opened = bulk
     out = np.maximum(opened, detail)
     if cfg.open_gaps:
-        # the detail may not refill what was reopened
+        # the detail may not refill what was reopened, except along a strong
+        # line: a faint wire running by the edge of what the AI filled
         holes = opened < bulk
-        out[holes] = np.minimum(out[holes], pa[holes])
+        wire = np.where(linked & line_strong, a_line, 0.0)
+        out[holes] = np.minimum(out[holes], np.maximum(pa[holes], wire[holes]))
     alpha[r0:r1, c0:c1] = out
     def full(x):
         m = np.zeros((H, W), np.float32)
