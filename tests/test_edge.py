@@ -78,6 +78,17 @@ def test_shift_moves_the_edge_by_whole_and_fractional_pixels():
         assert abs(shrunk - expected) < 0.03 * expected + 2, shift
 
 
+@pytest.mark.parametrize("shift", [1.0, -0.5, 3.0])
+def test_shift_of_a_long_edge(shift):
+    """More edge pixels than one OpenCV remap takes (32767): stripes 8 px wide
+    every 16 px widen by the shift on both sides (24 MP masks have millions)."""
+    a = np.zeros((256, 256), np.float32)
+    for c in range(0, 256, 16):
+        a[:, c:c + 8] = 1.0
+    out = adjust_edge(a, shift=shift)
+    np.testing.assert_allclose(out[:, 16:240].mean(), (8 + 2 * shift) / 16, atol=0.01)
+
+
 def test_shift_keeps_a_soft_profile():
     soft = adjust_edge(_half_plane(), feather=4.0)
     moved = adjust_edge(soft, shift=3.0)

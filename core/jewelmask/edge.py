@@ -44,6 +44,9 @@ SHIFT_RANGE = (-50.0, 50.0)
 #: Blur (Gaussian sigma, px) that ``smooth=100`` applies to the outline.
 SMOOTH_MAX_SIGMA = 4.0
 
+#: Edge pixels resampled by one ``cv2.remap`` call (its maps must be narrower than 32767).
+_REMAP_CHUNK = 16384
+
 
 def _number(name, value, lo, hi, *, integer=False):
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -113,8 +116,11 @@ def _grow(a: np.ndarray, r: float) -> np.ndarray:
     scale = d / mag[moving]
     map_c = (cc + gc[moving] * scale).astype(np.float32)
     map_r = (rr + gr[moving] * scale).astype(np.float32)
-    sampled = cv2.remap(a, map_c.reshape(1, -1), map_r.reshape(1, -1), cv2.INTER_LINEAR,
-                        borderMode=cv2.BORDER_REPLICATE).ravel()
+    sampled = np.empty(len(map_c), np.float32)
+    for i in range(0, len(map_c), _REMAP_CHUNK):  # OpenCV's remap takes maps below 32767 wide
+        part = slice(i, i + _REMAP_CHUNK)
+        sampled[part] = cv2.remap(a, map_c[part].reshape(1, -1), map_r[part].reshape(1, -1),
+                                  cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).ravel()
     out = a.copy()
     out[moving] = np.maximum(a[moving], sampled)
     return out
