@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jewelmask.ops import OPS, combine_masks, paths_from_editor, run_op
+from jewelmask.ops import OPS, combine_masks, layer_rgba, paths_from_editor, run_op
 
 pytestmark = pytest.mark.editor
 
@@ -142,6 +142,8 @@ def engine_image(raw: np.ndarray) -> np.ndarray:
 
 
 def expected_mask(run: GimpRun, case: dict, layer: dict):
+    """The engine's answer on the pixels GIMP sent: (mask as the layer should
+    have it, the OpResult with its layer as GIMP should write it)."""
     image = engine_image(run.array(layer["input"]))
     old, sel = run.plane(layer.get("old_mask")), run.plane(layer.get("selection"))
     paths = None
@@ -150,19 +152,28 @@ def expected_mask(run: GimpRun, case: dict, layer: dict):
         paths = [p.transformed([[1, 0, -dx], [0, 1, -dy]]) for p in paths_from_editor(case["paths"])]
     if case["op"] == jewelmask_test_ops.NAME:
         res = jewelmask_test_ops.new_layer(image, mask=old, selection=sel, paths=paths)
+        limit = sel
     else:
         res = run_op(case["op"], image, mask=old, selection=sel, paths=paths, params=case["params"])
+        limit = sel if OPS[case["op"]].selection_role == "limits" else None  # refine-edge: a brush
+    if res.layer is not None:
+        res.layer = layer_rgba(image, res.layer, selection=limit)
     if res.mask is None:
         return old, res
-    return combine_masks(old, res.mask, case["mode"], selection=sel), res
+    return combine_masks(old, res.mask, case["mode"], selection=limit), res
 
 
 def assert_mask_matches(run: GimpRun, case: dict, layer: dict, label: str):
     assert case["status"] == "SUCCESS", f"{label}: {case['status']}: {case['message']}"
     assert layer["pixels_unchanged"], f"{label}: the layer's pixels changed"
+    if layer.get("selection"):
+        np.testing.assert_array_equal(run.array(layer["selection_after"]), run.array(layer["selection"]),
+                                      err_msg=f"{label}: the selection changed")
     want, res = expected_mask(run, case, layer)
     if res.layer is not None:
         check_new_layer(run, case, layer, res, label)
+    else:
+        assert not case.get("new_layer_pixels"), f"{label}: a layer appeared"
     if want is None:  # the command makes no mask and the layer had none
         assert not layer.get("mask"), f"{label}: a mask appeared"
         return None, None, res
@@ -184,18 +195,21 @@ def assert_mask_matches(run: GimpRun, case: dict, layer: dict, label: str):
 
 
 def check_new_layer(run: GimpRun, case: dict, layer: dict, res, label: str):
-    """A command that makes a layer puts it above the source, same place, same mask."""
+    """A command that makes a layer puts it right above the source, same place,
+    with a copy of the source's mask."""
     new = [n for n in case.get("new_layer_pixels", []) if n["offset"] == layer["offset"]]
     assert len(new) == 1, f"{label}: expected one new layer at {layer['offset']}, got {new}"
     got = run.array(new[0]["pixels"])
-    want = np.asarray(res.layer, np.float32)
-    if want.shape[2] == 3:
-        want = np.concatenate([want, np.ones_like(want[..., :1])], axis=2)
+    want = np.asarray(res.layer, np.float32)  # RGBA, limited to the selection (expected_mask)
     if not case["precision"].startswith("float"):
         want = np.clip(want, 0, 1)
     assert got.shape == want.shape
     assert float(np.abs(got - want).max()) <= TOL, f"{label}: the new layer differs from the engine's"
     assert new[0]["has_mask"] == bool(layer.get("mask"))
+    if layer.get("mask"):
+        np.testing.assert_array_equal(run.array(new[0]["mask"]), run.array(layer["mask"]))
+    if "position" in new[0] and len(case["layers"]) == 1:
+        assert new[0]["position"] == case["source_position"][0] - 1, f"{label}: not right above"
 
 
 # --- the tests ----------------------------------------------------------------
@@ -215,7 +229,7 @@ def test_every_engine_op_is_a_procedure(gimp):
         args = gimp.report["arguments"][PREFIX + name]
         for p in op.params:
             assert p.name.replace("_", "-") in args, f"{name}: no argument for {p.name}"
-        assert "mode" in args
+        assert ("mode" in args) == (op.writes == "mask"), name  # a new layer has no mode
 
 
 @pytest.mark.parametrize("dtype", ["u8", "u16", "f32"])
@@ -308,6 +322,33 @@ def test_other_colour_models(gimp, kind):
     assert_mask_matches(gimp, case, layer, kind)
 
 
+@pytest.mark.parametrize("dtype", ["u8", "f32"])
+@pytest.mark.parametrize("op", sorted(n for n, o in OPS.items() if "mask" in o.needs))
+def test_commands_on_the_existing_mask(gimp, op, dtype):
+    """A masking command first, then refine-edge or decontaminate under a selection:
+    refine-edge writes the layer mask by its mode with the selection as its brush
+    (so the mask changes outside it too); decontaminate writes a new layer above,
+    the photo's own pixels outside the selection, and leaves the layer and its
+    mask as they were."""
+    (case,) = gimp.cases("on-mask", op, dtype=dtype)
+    assert case["first"] == "SUCCESS", case
+    layer = case["layers"][0]
+    assert layer["old_mask"] and layer["selection"]
+    got, want, res = assert_mask_matches(gimp, case, layer, f"{op} on a mask {dtype}")
+    old, sel = gimp.plane(layer["old_mask"]), gimp.plane(layer["selection"])
+    if OPS[op].writes == "layer":
+        assert case["new_layers"] == 1 and case["new_channels"] == 0
+        assert float(np.abs(got - old).max()) == 0.0, "the layer's mask changed"
+        (new,) = case["new_layer_pixels"]
+        pixels, image = gimp.array(new["pixels"]), engine_image(gimp.array(layer["input"]))
+        outside = sel == 0
+        assert float(np.abs(pixels[..., :3] - image[..., :3])[outside].max()) <= TOL
+        assert float(np.abs(pixels[..., :3] - image[..., :3])[~outside].max()) > 0.02
+    else:
+        assert case["new_layers"] == 0
+        assert float(np.abs(got - old)[sel == 0].max()) > 0.1, "refined only inside the selection"
+
+
 def test_saved_xcf_keeps_the_mask(gimp):
     for dtype, saved in gimp.report["saved"].items():
         assert saved["saved"] and saved["reloaded_mask"], dtype
@@ -347,6 +388,17 @@ def test_one_undo_takes_the_command_back(gimp, start):
     assert r["changed"] and r["channels_added"] >= 1
     assert r["undo_restored_mask"] and r["undo_channels"] == 0, "Ctrl+Z did not take it all back"
     assert r["redo_mask"] and r["redo_channels"] == r["channels_added"]
+
+
+def test_one_undo_takes_a_new_layer_back(gimp):
+    """Decontaminate's new layer is one undo step as well (full GIMP, Xvfb)."""
+    if not any(op.writes == "layer" for op in OPS.values()):
+        pytest.skip("the engine has no command that makes a layer")
+    assert gimp.gui is not None, "the GIMP user-interface run left no gui-report.json"
+    r = gimp.gui["undo"]["new-layer"]
+    assert "SUCCESS" in r["status"] and r["window"], r
+    assert r["layers_added"] == 1 and r["undo_layers"] == 0 and r["undo_mask_kept"], r
+    assert r["redo_layers"] == 1, r
 
 
 @pytest.mark.parametrize("which", ["as-loaded", "all"])

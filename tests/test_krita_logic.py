@@ -299,10 +299,12 @@ def test_colours():
     assert pixels.colour_to_rgb255("RGBA", "F32", [0.2, 0.4, 0.8, 1.0]) == (51, 102, 204)
     assert pixels.colour_to_rgb255("GRAYA", "U8", [0.5, 1.0]) == (128, 128, 128)
     assert pixels.colour_to_rgb255("CMYKA", "U8", [0, 0, 0, 0, 1]) is None
-    assert pixels.parse_colours("#d4af37 183,110,121") == [(212, 175, 55), (183, 110, 121)]
-    assert pixels.format_colours([(212, 175, 55)]) == "#d4af37"
+    # colour fields: the bridge's parser, which the installers copy next to the plug-in
+    bridge = load_bridge()
+    assert bridge.parse_colours("#d4af37 183,110,121") == [(212, 175, 55), (183, 110, 121)]
+    assert bridge.format_colours([(212, 175, 55)]) == "#d4af37"
     with pytest.raises(ValueError, match="colours must be like"):
-        pixels.parse_colours("gold")
+        bridge.parse_colours("gold")
 
 
 # --- catalogue ----------------------------------------------------------------
@@ -440,6 +442,53 @@ def test_command_writes_the_engines_mask(engine_env, tmp_path, scene):
     assert np.abs(got.astype(int) - want).max() <= 1
     assert layer.pixelData(0, 0, 160, 120) == before  # never pixels
     assert "jewelmask: channel" in [n.name() for n in layer.childNodes()]
+
+
+def test_refine_edge_and_decontaminate(engine_env, tmp_path, scene):
+    """Refine edge: the selection is its brush (the mask changes outside it too).
+    Decontaminate: a new paint layer above with the engine's colours and a copy
+    of the mask; the layer and its mask stay as they were."""
+    rgb, alpha = scene
+    rgb, alpha = np.ascontiguousarray(rgb[:120, :160]), np.ascontiguousarray(alpha[:120, :160])
+    doc = Doc(160, 120)
+    layer = doc.add_layer(scene_bgra(rgb))
+    ctrl = make_controller(doc, tmp_path)
+    ctrl.run("refine-edge")  # no mask yet
+    assert ctrl.level == "error" and "has none" in ctrl.status and ctrl.job is None
+    old = quantize(np.clip(alpha * 1.3, 0, 1), np.uint8)  # a mask a little too strong
+    document.put_mask(doc, layer, (0, 0, 160, 120), old.tobytes())
+    sel = np.zeros((120, 160), np.uint8)
+    sel[:40, :60] = 255
+    doc.sel = Selection(sel)
+    before = layer.pixelData(0, 0, 160, 120)
+    image = np.dstack([rgb.astype(np.float32) / np.float32(255), np.ones((120, 160), np.float32)])
+    old_f, sel_f = old / np.float32(255), sel / np.float32(255)
+
+    ctrl.run("refine-edge")
+    settle(ctrl)
+    assert ctrl.history[-1]["status"] == "ok", ctrl.status
+    got = np.frombuffer(document.main_mask(layer).pixelData(0, 0, 160, 120), np.uint8).reshape(120, 160)
+    res = run_op("refine-edge", image, mask=old_f, selection=sel_f, params=ctrl.store.get("refine-edge"))
+    assert np.abs(got.astype(int) - quantize(res.mask, np.uint8)).max() <= 1
+    assert (got != old)[sel == 0].any()  # a brush, not a limit
+
+    refined = got.copy()
+    ctrl.run("decontaminate")
+    settle(ctrl)
+    assert ctrl.history[-1]["status"] == "ok", ctrl.status
+    assert "new layer" in ctrl.status
+    top = doc.topLevelNodes()
+    assert [n.name() for n in top] == ["Background", "Background (decontaminate colours)"]
+    new = top[1]
+    assert layer.pixelData(0, 0, 160, 120) == before  # never the layer's pixels
+    assert document.main_mask(layer).pixelData(0, 0, 160, 120) == refined.tobytes()
+    (copy,) = new.childNodes()
+    assert copy.type() == "transparencymask" and copy.pixelData(0, 0, 160, 120) == refined.tobytes()
+    layer_f32 = np.frombuffer(new.data[(0, 0, 160, 120)], np.float32).reshape(120, 160, 4)
+    want = run_op("decontaminate", image, mask=refined / np.float32(255)).layer
+    want = np.where(sel[..., None] > 0, want, image)  # limited to the selection
+    np.testing.assert_allclose(layer_f32, want, atol=1e-6)
+    assert np.abs(layer_f32 - image).max() > 0.05
 
 
 def test_messages_for_missing_ops_and_cmyk(engine_env, tmp_path):

@@ -172,6 +172,15 @@ def test_masks_match_the_engine(krita_run, case):
             assert c["max_diff"] <= 1, (case, st["op"], c)
         for name, d in c.get("channels", {}).items():
             assert d != "missing" and d <= 1, (case, st["op"], name, d)
+        if "new_layers" in c:  # decontaminate: a new layer above, the source left alone
+            assert c["new_layers"] == 1 and c["above_source"], (case, st["op"], c)
+            assert c["layer_max_diff"] <= 1.0 / 255 + 1e-6, (case, st["op"], c)
+            assert c["layer_changed"] > 0.02 and c["layer_mask_is_copy"], (case, st["op"], c)
+            assert st["nodes"] == st["nodes_before"], "the source layer's masks changed"
+        else:
+            assert not st.get("new_layers"), (case, st["op"], st.get("new_layers"))
+        if st["op"] == "refine-edge" and st.get("selection"):  # the selection is its brush
+            assert c["changed_outside_selection"], (case, c)
         ran += 1
     assert ran > 0
     if "unchanged" in info:

@@ -3,13 +3,14 @@
 Every command an editor offers (GIMP procedure, Krita action, batch step) is
 one entry here: a name, the parameters it takes (with types, defaults and
 ranges, so front ends can build their dialogs from the same data), and a
-function ``(image, *, selection, paths, params, progress) -> OpResult``.
+function ``(image, *, mask, selection, paths, params, progress) -> OpResult``.
 The worker process (``python -m jewelmask.worker``) runs these by name;
 nothing here knows about editors.
 
 Image convention: ``image`` is (H, W, C) float32 in [0, 1] (C = 1, 2, 3 or 4,
-straight alpha), ``selection`` an optional (H, W) float32 mask in [0, 1],
-``paths`` an optional list of paths in pixel coordinates.
+straight alpha), ``mask`` (the layer's current mask) and ``selection``
+optional (H, W) float32 masks in [0, 1], ``paths`` an optional list of paths
+in pixel coordinates.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ the operation's parameters as arguments plus ``mode`` (how to combine with
 an existing mask). See docs/gimp.md.
 """
 
+import contextlib
 import json
 import os
 import sys
@@ -78,13 +79,6 @@ def choice_nick(value):
     return arg_name(str(value)) or "empty"
 
 
-def _colours_text(value):
-    try:
-        return " ".join("#%02x%02x%02x" % tuple(int(round(float(v))) for v in c) for c in value or ())
-    except (TypeError, ValueError):
-        return ""
-
-
 def mnemonic(label):
     """A dialog label with a keyboard mnemonic (GIMP asks for one on every argument)."""
     return label if "_" in label else "_" + label
@@ -111,9 +105,27 @@ def add_param_argument(proc, p):
         proc.add_choice_argument(name, label, help_, choice, choice_nick(default), rw)
     elif kind == "colours":
         proc.add_string_argument(name, label, (help_ + " (as #rrggbb, separated by spaces)").strip(),
-                                 _colours_text(default), rw)
+                                 bridge_client.format_colours(default), rw)
     else:
         proc.add_string_argument(name, label, help_, "" if default is None else str(default), rw)
+
+
+def writes_mask(op):
+    """Whether the command writes the layer mask (and has a mode); else it makes a new layer."""
+    return op.get("writes", "mask") != "layer"
+
+
+def what_it_writes(op):
+    """The sentence of the procedure's help that says what the command changes."""
+    if not writes_mask(op):
+        text = ("Writes a new layer above the layer, with a copy of its mask, never the layer's "
+                "own pixels; the selection limits where it acts.")
+    else:
+        text = ("Writes the layer mask (combined with an existing one by 'mode'), never the "
+                "layer's pixels; ")
+        text += ("the selection is the refine brush." if op.get("selection_role") == "brush"
+                 else "the selection limits where it acts.")
+    return text
 
 
 def read_params(op, config):
@@ -171,6 +183,28 @@ def write_drawable(drawable, fmt, raw, x=0, y=0):
     shadow.flush()
     drawable.merge_shadow(True)
     drawable.update(x0, y0, x1 - x0, y1 - y0)
+
+
+@contextlib.contextmanager
+def selection_suspended(image):
+    """No selection while the answers are written, then the same one again.
+
+    Merging a shadow buffer applies the selection, and the engine's answers
+    already are what belongs in each pixel: limited to the selection and
+    blended by its soft edge (once), or, for refine-edge, refined outside it
+    too. The selection is kept in a channel meanwhile; all of it is inside
+    the command's undo group.
+    """
+    if Gimp.Selection.is_empty(image):
+        yield
+        return
+    saved = Gimp.Selection.save(image)
+    Gimp.Selection.none(image)
+    try:
+        yield
+    finally:
+        image.select_item(Gimp.ChannelOps.REPLACE, saved)
+        image.remove_channel(saved)
 
 
 def layer_offsets(layer):
@@ -274,24 +308,25 @@ def process_layer(engine, image, layer, op, params, mode, progress, channel_suff
                         progress=progress)
     t2 = time.perf_counter()
 
-    if result.mask is not None:
-        if mask is None:
-            mask = layer.create_mask(Gimp.AddMaskType.WHITE)
-            layer.add_mask(mask)  # before writing: a mask not yet added ignores writes
-        write_drawable(mask, mfmt, result.mask)
-    for name, raw in result.channels.items():
-        write_drawable(channel_for(image, name + channel_suffix), mfmt, raw, ox, oy)
-    if result.layer is not None:
-        new = Gimp.Layer.new(image, "%s (%s)" % (layer.get_name(), op["label"]), w, h,
-                             Gimp.ImageType.GRAYA_IMAGE if grey else Gimp.ImageType.RGBA_IMAGE,
-                             100.0, Gimp.LayerMode.NORMAL)
-        image.insert_layer(new, layer.get_parent(), image.get_item_position(layer))
-        new.set_offsets(ox, oy)
-        write_drawable(new, "R'G'B'A float", result.layer)
-        if mask is not None:  # the new layer shows through the same mask
-            copy = new.create_mask(Gimp.AddMaskType.WHITE)
-            new.add_mask(copy)
-            write_drawable(copy, mfmt, bridge_client.RawImage(read_buffer(mask, mfmt), w, h, 1, mdtype))
+    with selection_suspended(image):
+        if result.mask is not None:
+            if mask is None:
+                mask = layer.create_mask(Gimp.AddMaskType.WHITE)
+                layer.add_mask(mask)  # before writing: a mask not yet added ignores writes
+            write_drawable(mask, mfmt, result.mask)
+        for name, raw in result.channels.items():
+            write_drawable(channel_for(image, name + channel_suffix), mfmt, raw, ox, oy)
+        if result.layer is not None:
+            new = Gimp.Layer.new(image, "%s (%s)" % (layer.get_name(), op["label"]), w, h,
+                                 Gimp.ImageType.GRAYA_IMAGE if grey else Gimp.ImageType.RGBA_IMAGE,
+                                 100.0, Gimp.LayerMode.NORMAL)
+            image.insert_layer(new, layer.get_parent(), image.get_item_position(layer))
+            new.set_offsets(ox, oy)
+            write_drawable(new, "R'G'B'A float", result.layer)
+            if mask is not None:  # the new layer shows through the same mask
+                copy = new.create_mask(Gimp.AddMaskType.WHITE)
+                new.add_mask(copy)
+                write_drawable(copy, mfmt, bridge_client.RawImage(read_buffer(mask, mfmt), w, h, 1, mdtype))
     if os.environ.get("JEWELMASK_DEBUG"):
         # one line per layer for benchmarks and bug reports: where the time went
         sys.stderr.write("jewelmask-timing %s\n" % json.dumps({
@@ -329,7 +364,7 @@ def run_command(procedure, run_mode, image, drawables, config, op):
         layers = target_layers(drawables)
         engine = bridge_client.find_engine(HERE, setup=SETUP)
         params = read_params(op, config)
-        mode = config.get_property("mode")
+        mode = config.get_property("mode") if writes_mask(op) else None
     except (UserError, bridge_client.EngineError) as exc:
         return procedure.new_return_values(Gimp.PDBStatusType.CALLING_ERROR
                                            if isinstance(exc, UserError) else
@@ -414,19 +449,17 @@ class JewelMask(Gimp.PlugIn):
         proc.set_menu_label(op["label"] + "...")
         proc.add_menu_path(MENU)
         proc.add_menu_path(LAYERS_MENU)
-        proc.set_documentation(op["label"],
-                               (op.get("help") or op["label"]) + " Writes the layer mask (combined with "
-                               "an existing one by 'mode'), never the layer's pixels; the selection "
-                               "limits where it acts.", name)
+        proc.set_documentation(op["label"], (op.get("help") or op["label"]) + " " + what_it_writes(op), name)
         proc.set_attribution("jewelmask developers", "jewelmask developers", "2026")
         for p in op["params"]:
             add_param_argument(proc, p)
-        modes = Gimp.Choice.new()
-        for i, m in enumerate(MODES):
-            modes.add(m, i, MODE_LABELS[m], "")
-        default = op.get("default_mode") if op.get("default_mode") in MODES else "replace"
-        proc.add_choice_argument("mode", "Mask _mode", "How the result combines with an existing "
-                                 "layer mask", modes, default, GObject.ParamFlags.READWRITE)
+        if writes_mask(op):
+            modes = Gimp.Choice.new()
+            for i, m in enumerate(MODES):
+                modes.add(m, i, MODE_LABELS[m], "")
+            default = op.get("default_mode") if op.get("default_mode") in MODES else "replace"
+            proc.add_choice_argument("mode", "Mask _mode", "How the result combines with an existing "
+                                     "layer mask", modes, default, GObject.ParamFlags.READWRITE)
         return proc
 
 

@@ -34,8 +34,10 @@ HINTS = {
     "auto": "AI for the bulk, chains and prongs from the backdrop, gaps opened.",
     "colour-range": "Pick the metal with Krita's colour sampler, then 'Add colour'.",
     "path-to-mask": "Uses the shapes of the active (or topmost) vector layer.",
-    "refine-edge": "The selection is the refine brush: select the edges to refine.",
-    "decontaminate": "Writes the cleaned colours as a new layer above.",
+    "refine-edge": "Refines the layer's mask around its edge. The selection is the refine brush: "
+                   "select what to re-evaluate however far from the edge (a missed link).",
+    "decontaminate": "Writes the cleaned colours as a new layer above, with a copy of the mask; "
+                     "the layer itself is not changed.",
 }
 
 #: Metal presets: the colour-range choice and typical colours a user can start from.
@@ -50,10 +52,12 @@ class OpSpec(object):
     """One operation as the engine describes it (or a placeholder when it lacks it)."""
 
     def __init__(self, name, label, params=(), default_mode="replace", needs=(), help="",
-                 available=True):
+                 available=True, writes="mask", selection_role="limits"):
         self.name, self.label, self.params = name, label, list(params)
         self.default_mode = default_mode if default_mode in MODES else "replace"
         self.needs, self.help, self.available = tuple(needs), help, available
+        self.writes = writes if writes in ("mask", "layer") else "mask"
+        self.selection_role = selection_role if selection_role in ("limits", "brush") else "limits"
 
     @property
     def action_id(self):
@@ -105,7 +109,8 @@ def specs_from_manifest(manifest):
             described[op["name"]] = OpSpec(op["name"], op.get("label") or op["name"],
                                            [_clean_param(p) for p in op.get("params") or ()],
                                            op.get("default_mode", "replace"), op.get("needs") or (),
-                                           op.get("help") or "")
+                                           op.get("help") or "", writes=op.get("writes", "mask"),
+                                           selection_role=op.get("selection_role", "limits"))
         except (KeyError, TypeError):
             continue
     out = []

@@ -15,7 +15,7 @@ import time
 
 from . import catalogue, document, pixels
 from .document import UserError
-from .engine_link import EngineLink, Job
+from .engine_link import EngineLink, Job, load_bridge
 
 LOG = logging.getLogger("jewelmask_krita")
 
@@ -210,6 +210,9 @@ class Controller(object):
             sel = document.read_selection(doc, region)
             if "selection" in spec.needs and sel is None:
                 raise UserError("%s needs a selection: %s" % (label, catalogue.HINTS.get(name, "")))
+            if "mask" in spec.needs and old is None:
+                raise UserError("%s works on the layer's transparency mask, and '%s' has none: make "
+                                "one first (for example with Auto Jewelry Mask)." % (label, layer.name()))
             t_read = time.perf_counter() - t0
             params = self.params_for_engine(name)
             mode = self.store.mode(name)
@@ -232,7 +235,7 @@ class Controller(object):
                 return res
 
             ctx = {"doc": doc, "layer": layer, "region": region, "spec": spec, "mode": mode,
-                   "params": params, "t0": t0, "t_read": t_read, "layout": layout}
+                   "params": params, "t0": t0, "t_read": t_read, "layout": layout, "old": old_data}
             self._start(Job(label, work), "run", ctx)
             warn = ""
             if layout.dtype == "f32" and pixels.is_linear_profile(layer.colorProfile()):
@@ -261,8 +264,9 @@ class Controller(object):
             if res.channels:
                 document.write_channels(doc, layer, region, [(k, v.data) for k, v in res.channels.items()])
             if res.layer is not None:
+                # above the layer, shown through the same mask (a copy): the layer stays as it was
                 document.write_new_layer(doc, layer, region, res.layer.data,
-                                         "%s (%s)" % (layer.name(), spec.label.lower()))
+                                         "%s (%s)" % (layer.name(), spec.label.lower()), mask=ctx["old"])
             if res.mask is not None:
                 document.put_mask(doc, layer, region, res.mask.data, old=document.main_mask(layer))
             if res.layer is not None:
@@ -365,7 +369,7 @@ class Controller(object):
                 self.store.set(name, "metal", "sampled")
             self.store.save(name)
             self.notify("params")
-            self.say("Added %s to %s." % (pixels.format_colours([rgb]), spec.label))
+            self.say("Added %s to %s." % (load_bridge().format_colours([rgb]), spec.label))
             self.param_moved(name)
 
     def pick_from_canvas(self):

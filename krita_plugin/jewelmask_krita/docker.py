@@ -8,7 +8,8 @@ from PyQt5.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, 
                              QScrollArea, QSizePolicy, QSlider, QSpinBox, QToolButton,
                              QVBoxLayout, QWidget)
 
-from . import catalogue, pixels
+from . import catalogue
+from .engine_link import load_bridge
 
 TITLE = "Jewelry Mask"
 
@@ -107,7 +108,7 @@ class ParamEditor(object):
 
     def _edited(self):
         try:
-            self._set(pixels.parse_colours(self.edit.text()))
+            self._set(load_bridge().parse_colours(self.edit.text()))
         except ValueError as exc:
             self.ctrl.say(str(exc), "error")
 
@@ -121,7 +122,7 @@ class ParamEditor(object):
         elif self.combo is not None:
             self.combo.setCurrentIndex(self.combo.findData(value))
         elif kind == "colours":
-            self.edit.setText(pixels.format_colours(value))
+            self.edit.setText(load_bridge().format_colours(value))
             self._edited()
         else:
             self.edit.setText(str(value))
@@ -141,7 +142,7 @@ class ParamEditor(object):
             elif self.combo is not None:
                 self.combo.setCurrentIndex(max(0, self.combo.findData(value)))
             elif self.param["kind"] == "colours":
-                self.edit.setText(pixels.format_colours(value or []))
+                self.edit.setText(load_bridge().format_colours(value or []))
             else:
                 self.edit.setText("" if value is None else str(value))
         finally:
@@ -195,14 +196,15 @@ class Section(QWidget):
                 ed = ParamEditor(self, p)
                 self.editors[p["name"]] = ed
                 form.addRow("" if p["kind"] == "bool" else p["label"], ed.widget)
-            self.mode = QComboBox()
-            for m in catalogue.MODES:
-                self.mode.addItem(_pretty(m), m)
-            self.mode.setToolTip("How the result combines with the layer's transparency mask "
-                                 "(default for this command: %s)" % spec.default_mode)
-            self.mode.currentIndexChanged.connect(
-                lambda i: ctrl.set_mode(spec.name, self.mode.itemData(i)))
-            form.addRow("Combine", self.mode)
+            if spec.writes == "mask":  # a new layer combines with nothing
+                self.mode = QComboBox()
+                for m in catalogue.MODES:
+                    self.mode.addItem(_pretty(m), m)
+                self.mode.setToolTip("How the result combines with the layer's transparency mask "
+                                     "(default for this command: %s)" % spec.default_mode)
+                self.mode.currentIndexChanged.connect(
+                    lambda i: ctrl.set_mode(spec.name, self.mode.itemData(i)))
+                form.addRow("Combine", self.mode)
             self.refresh()
         buttons = QHBoxLayout()
         if spec.previewable:

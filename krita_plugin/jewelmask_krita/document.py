@@ -210,11 +210,13 @@ def write_channels(doc, layer, region, channels):
     return out
 
 
-def write_new_layer(doc, layer, region, rgba_f32, name):
+def write_new_layer(doc, layer, region, rgba_f32, name, mask=None):
     """A new paint layer above `layer` with float32 R,G,B,A pixels over `region`.
 
     The layer is made RGBA float to take the pixels exactly, then converted
-    to the source layer's colour space by Krita.
+    to the source layer's colour space by Krita. With `mask` (one byte per
+    pixel over `region`) it gets a transparency mask holding it, named as
+    the main mask.
     """
     x, y, w, h = region
     node = doc.createNode(name, "paintlayer")
@@ -227,6 +229,8 @@ def write_new_layer(doc, layer, region, rgba_f32, name):
     node.setPixelData(bytes(rgba_f32), x, y, w, h)
     if (model, depth) != ("RGBA", "F32"):
         node.setColorSpace("RGBA", depth, profile if model == "RGBA" else "")
+    if mask is not None:
+        put_mask(doc, node, region, mask)
     return node
 
 

@@ -208,33 +208,3 @@ def colour_to_rgb255(model, depth, components):
     else:
         return None
     return tuple(int(round(min(max(v, 0.0), 1.0) * 255)) for v in (r, g, b))
-
-
-def format_colours(colours):
-    """[(r, g, b), ...] to the text the colour fields show: ``#d4af37 #b76e79``."""
-    return " ".join("#%02x%02x%02x" % tuple(int(v) for v in c) for c in colours)
-
-
-def parse_colours(text):
-    """``#d4af37 #b76e79`` or ``212,175,55; 183,110,121`` to [(r, g, b), ...].
-
-    Raises ValueError with the text it could not read.
-    """
-    out = []
-    for item in (text or "").replace(";", " ").split():
-        if item.startswith("#") and len(item) == 7:
-            try:
-                out.append(tuple(int(item[i:i + 2], 16) for i in (1, 3, 5)))
-                continue
-            except ValueError:
-                pass
-        parts = [v for v in item.split(",") if v]
-        try:
-            rgb = tuple(int(round(float(v))) for v in parts)
-        except ValueError:
-            rgb = ()
-        if len(rgb) != 3 or not all(0 <= v <= 255 for v in rgb):
-            raise ValueError("colours must be like '#d4af37 #b76e79' or '212,175,55; 183,110,121', "
-                             "got %r" % (text,))
-        out.append(rgb)
-    return out

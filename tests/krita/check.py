@@ -17,7 +17,7 @@ import sys
 import numpy as np
 
 from jewelmask.dtypes import quantize
-from jewelmask.ops import OPS, combine_masks, run_op
+from jewelmask.ops import OPS, combine_masks, layer_rgba, run_op
 
 _DT = {"U8": np.uint8, "U16": np.uint16, "F16": np.float16, "F32": np.float32}
 
@@ -42,6 +42,25 @@ def plane(out, name, w, h):
     if not name:
         return None
     return np.fromfile(os.path.join(out, name), dtype=np.uint8).reshape(h, w)
+
+
+def check_layer(out, st, img, want, old8, r, w, h):
+    """A new layer: one, above the source, the engine's colours (the source's own
+    pixels outside the selection) in its colour space, and a copy of the mask."""
+    layers = st.get("new_layers") or []
+    r["new_layers"] = len(layers)
+    if len(layers) != 1:
+        r["error"] = "expected one new layer, got %d" % len(layers)
+        return
+    new = layers[0]
+    r["above_source"] = new["above_source"]
+    got = engine_image(os.path.join(out, new["pixels"]), new["model"], new["depth"], w, h)
+    if new["depth"] in ("U8", "U16"):
+        want = np.clip(want, 0.0, 1.0)
+    r["layer_max_diff"] = float(np.abs(got - want).max())
+    r["layer_changed"] = float(np.abs(want[..., :3] - img[..., :3]).max())
+    masks = [plane(out, m, w, h) for m in new["masks"]]
+    r["layer_mask_is_copy"] = len(masks) == 1 and old8 is not None and bool(np.array_equal(masks[0], old8))
 
 
 def main(out):
@@ -73,14 +92,19 @@ def main(out):
                 for svg in info.get("shapes", []):
                     paths += paths_from_krita_svg(svg, info["resolution"])
             res = run_op(st["op"], img, mask=old, selection=sel, paths=paths, params=st["params"])
+            limit = sel if OPS[st["op"]].selection_role == "limits" else None  # refine-edge: a brush
+            if res.layer is not None:
+                check_layer(out, st, img, layer_rgba(img, res.layer, selection=limit), old8, r, w, h)
             if res.mask is not None:
-                want = quantize(combine_masks(old, res.mask, st["mode"], selection=sel), np.uint8)
+                want = quantize(combine_masks(old, res.mask, st["mode"], selection=limit), np.uint8)
                 got = plane(out, st.get("mask"), w, h)
                 if got is None:
                     r["error"] = "no transparency mask after the command"
                 else:
                     d = np.abs(got.astype(np.int16) - want.astype(np.int16))
                     r["max_diff"] = int(d.max())
+                    if sel8 is not None and old8 is not None:
+                        r["changed_outside_selection"] = bool((got != old8)[sel8 == 0].any())
                     r["n_diff"] = int((d > 1).sum())
                     r["mask_mean"] = float(got.mean())
                     if d.max() > 1:

@@ -147,6 +147,7 @@ def main():
         step["selection"] = dump("s%d_sel.raw" % i, s.pixelData(x, y, w, h)) if s is not None else None
         n_hist = len(ctrl.history)
         before_nodes = masks_of(layer)
+        before_ids = [n.uniqueId() for n in doc.topLevelNodes()]
         t = time.time()
         if via == "button" and panel is not None:
             panel.sections[op].apply.click()
@@ -167,6 +168,19 @@ def main():
             if n.type() == "transparencymask" and n.name().startswith("jewelmask: "):
                 step["channels"][n.name()] = dump("s%d_ch%d.raw" % (i, len(step["channels"])),
                                                   n.pixelData(x, y, w, h))
+        # layers the command added (decontaminate): where, what, and their masks
+        top = doc.topLevelNodes()
+        step["new_layers"] = []
+        for pos, n in enumerate(top):
+            if n.uniqueId() in before_ids:
+                continue
+            kids = [c for c in n.childNodes() if c.type() == "transparencymask"]
+            step["new_layers"].append({
+                "name": n.name(), "type": n.type(), "model": n.colorModel(), "depth": n.colorDepth(),
+                "above_source": pos > 0 and top[pos - 1].uniqueId() == layer.uniqueId(),
+                "pixels": dump("s%d_newlayer.raw" % i, n.pixelData(x, y, w, h)),
+                "masks": [dump("s%d_newmask%d.raw" % (i, j), c.pixelData(x, y, w, h))
+                          for j, c in enumerate(kids)]})
         k.action("deselect").trigger()
         REPORT["steps"].append(step)
         log("step", i, case, op, step["wall"], "s:", ctrl.status)
@@ -223,12 +237,15 @@ def main():
         {"op": "auto", "params": {"tile_budget": 1, "preset": "white-sweep"}, "mode": "replace"},
         {"op": "colour-range", "params": {"metal": "yellow-gold", "tolerance": 18.0}, "mode": "add",
          "via": "docker"},
+        # on the jewelry's mask: refine (the selection is its brush)
+        {"op": "refine-edge", "params": {"shift": -0.25}, "mode": "replace", "selection": (100, 100, 200, 200)},
         {"op": "channel-mask", "params": {"auto_levels": False, "black": 0.1, "white": 0.3, "gamma": 1.2},
          "mode": "intersect", "selection": (0, 0, 300, 250), "via": "button"},
         {"op": "ai-remove", "params": {"tile_budget": 0}, "mode": "subtract"},
-        {"op": "refine-edge", "params": {}, "selection": (100, 100, 200, 200)},
-        {"op": "decontaminate", "params": {}},
         {"op": "path-to-mask", "params": {}},
+        # last: the new layer it adds is the topmost paint layer, which the commands after it
+        # would work on (the driver's documents have the vector layer active)
+        {"op": "decontaminate", "params": {"amount": 90.0}, "selection": (0, 0, 250, 200)},
     ]
     light_plan = [
         {"op": "ai-remove", "params": {"tile_budget": 0}, "mode": "replace"},

@@ -192,6 +192,10 @@ def case(kind, op, image, layers, mode=None, params=None, **extra):
     entry.update(status=status, message=message, seconds=round(dt, 3))
     for layer, info, old in zip(layers, entry["layers"], before):
         info["pixels_unchanged"] = read(layer, plugin_read_format(image, layer)) == old
+        if info.get("selection"):  # the command leaves the selection as it found it
+            ox, oy = offsets(layer)
+            info["selection_after"] = dump("sel", image.get_selection(), "Y " + babl_type(image), ox, oy,
+                                           layer.get_width(), layer.get_height())
         mask = layer.get_mask()
         if mask is not None:
             info["mask"] = dump("mask", mask, "Y " + babl_type(image))
@@ -199,9 +203,13 @@ def case(kind, op, image, layers, mode=None, params=None, **extra):
     entry["new_layers"] = len(image.get_layers()) - n_layers
     for new in image.get_layers():
         if new.get_id() not in ids:
+            nm = new.get_mask()
             entry.setdefault("new_layer_pixels", []).append(
-                {"name": new.get_name(), "offset": list(offsets(new)), "has_mask": new.get_mask() is not None,
-                 "pixels": dump("newlayer", new, "R'G'B'A float")})
+                {"name": new.get_name(), "offset": list(offsets(new)), "has_mask": nm is not None,
+                 "position": image.get_item_position(new),
+                 "pixels": dump("newlayer", new, "R'G'B'A float"),
+                 "mask": dump("newmask", nm, "Y " + babl_type(image)) if nm is not None else None})
+    entry["source_position"] = [image.get_item_position(layer) for layer in layers]
     entry["channels"] = [c.get_name() for c in image.get_channels()]
     entry["new_channels"] = len(image.get_channels()) - n_channels
     report["cases"].append(entry)
@@ -321,6 +329,20 @@ def other_modes_of_colour():
     case("rgba", op, img, [layer])
 
 
+def on_existing_mask():
+    """The commands that work on the layer's mask (refine-edge, decontaminate), as
+    a retoucher uses them: a masking command first, then the command under a
+    selection (refine-edge's brush; decontaminate's limit)."""
+    for op in [o for o in OPS if "mask" in o.get("needs", ())]:
+        for precision in ("u8", "f32"):
+            img = keep(base(precision))
+            layer = img.get_layers()[0]
+            first = run_proc(CHEAP, img, [layer], "replace", op_params(CHEAP))[0]
+            x, y, w, h = SPEC["selection"]
+            img.select_rectangle(Gimp.ChannelOps.REPLACE, x, y, w, h)
+            case("on-mask", op, img, [layer], first=first, dtype=precision)
+
+
 def gimp_paths(paths):
     out = []
     for p in paths:
@@ -391,7 +413,8 @@ try:
     only = os.environ.get("JM_ONLY", "")
     steps = [("every_op_every_precision", every_op_every_precision), ("combine_modes", combine_modes),
              ("selection_limits", selection_limits), ("offset_layers", offset_layers),
-             ("other_modes_of_colour", other_modes_of_colour), ("photoshop_paths", photoshop_paths),
+             ("other_modes_of_colour", other_modes_of_colour), ("on_existing_mask", on_existing_mask),
+             ("photoshop_paths", photoshop_paths),
              ("clear_errors", clear_errors)]
     for name, fn in steps:
         if not only or name in only.split(","):

@@ -67,31 +67,41 @@ def mask_bytes(layer):
                               "Y u8", Gegl.AbyssPolicy.NONE)
 
 
-def run_cheap(img, layer):
-    proc = pdb.lookup_procedure("plug-in-jewelmask-" + CHEAP["name"])
+def run_command(op, img, layer, mode=None):
+    proc = pdb.lookup_procedure("plug-in-jewelmask-" + op["name"])
     cfg = proc.create_config()
     cfg.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
     cfg.set_property("image", img)
     cfg.set_core_object_array("drawables", [layer])
-    cfg.set_property("mode", "replace")
+    if mode:
+        cfg.set_property("mode", mode)
     return str(proc.run(cfg).index(0))
+
+
+def open_ring(prepare):
+    """The test photo in an image window, after `prepare(image, layer)`:
+    (image, layer, display, the window's X id)."""
+    img = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(os.path.join(OUT, "in", "ring.png")))
+    layer = img.get_layers()[0]
+    prepare(img, layer)
+    img.clean_all()
+    disp = Gimp.Display.new(img)
+    flush_and_wait(3)
+    return img, layer, disp, find_window(" GIMP$")
 
 
 def undo_check(with_mask):
     """One Ctrl+Z takes a whole command back (mask contents, a mask the command
     added, the named channel); Ctrl+Y brings it back."""
-    img = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(os.path.join(OUT, "in", "ring.png")))
-    layer = img.get_layers()[0]
-    if with_mask:  # a mask to start from, so undo must restore its contents
-        layer.add_mask(layer.create_mask(Gimp.AddMaskType.WHITE))
-    img.clean_all()
-    disp = Gimp.Display.new(img)
-    flush_and_wait(3)
-    win = find_window(" GIMP$")
+    def prepare(img, layer):
+        if with_mask:  # a mask to start from, so undo must restore its contents
+            layer.add_mask(layer.create_mask(Gimp.AddMaskType.WHITE))
+
+    img, layer, disp, win = open_ring(prepare)
     before = mask_bytes(layer)
     n_channels = len(img.get_channels())
     r = report["undo"]["existing-mask" if with_mask else "new-mask"] = {}
-    r["status"] = run_cheap(img, layer)
+    r["status"] = run_command(CHEAP, img, layer, "replace")
     flush_and_wait()
     after = mask_bytes(layer)
     r["window"] = win
@@ -108,6 +118,30 @@ def undo_check(with_mask):
     r["redo_channels"] = len(img.get_channels()) - n_channels
     img.clean_all()
     disp.delete()  # closes the image too
+
+
+def undo_new_layer():
+    """A command that makes a new layer (decontaminate) is one step too: one
+    Ctrl+Z removes the layer and leaves the source and its mask as they were."""
+    op = next((o for o in OPS if o.get("writes") == "layer"), None)
+    if op is None:
+        return
+    img, layer, disp, win = open_ring(lambda img, layer: run_command(CHEAP, img, layer, "replace"))
+    mask = mask_bytes(layer)
+    n_layers = len(img.get_layers())
+    r = report["undo"]["new-layer"] = {"op": op["name"], "window": win}
+    r["status"] = run_command(op, img, layer)
+    flush_and_wait()
+    r["layers_added"] = len(img.get_layers()) - n_layers
+    press(win, "ctrl+z")
+    flush_and_wait(2)
+    r["undo_layers"] = len(img.get_layers()) - n_layers
+    r["undo_mask_kept"] = mask_bytes(layer) == mask
+    press(win, "ctrl+y")
+    flush_and_wait(2)
+    r["redo_layers"] = len(img.get_layers()) - n_layers
+    img.clean_all()
+    disp.delete()
 
 
 def ere(text):
@@ -157,6 +191,10 @@ try:
             undo_check(with_mask)
         except Exception:
             report["failures"].append(traceback.format_exc())
+    try:
+        undo_new_layer()
+    except Exception:
+        report["failures"].append(traceback.format_exc())
     if SHOTS:
         img = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE,
                              Gio.File.new_for_path(os.path.join(OUT, "in", "ring.png")))
