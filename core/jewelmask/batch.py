@@ -64,7 +64,15 @@ OPTION_DEFAULTS = {
     "path_tolerance": 0.5, "keep_shadows": False, "no_open_gaps": False,
     "metal": "auto", "sample": None, "tolerance": 12.0, "channel": "auto",
     "paths": None, "path_name": None,
+    # refine, decontaminate and edge controls: None is "not given" (the recipe's
+    # own setting, no change); see jewelmask.cli.add_refine_arguments
+    "refine": None, "refine_radius": None, "smart_radius": None, "max_radius": None,
+    "decontaminate": None, "smooth": None, "feather": None, "contrast": None, "shift_edge": None,
 }
+# options added after the first release: left out of the settings hash while
+# not given, so a run resumed with a newer jewelmask keeps the photos it did
+_NEWER_OPTIONS = ("refine", "refine_radius", "smart_radius", "max_radius", "decontaminate",
+                  "smooth", "feather", "contrast", "shift_edge")
 # review flags: absolute limits, and "unlike the rest of the batch" (a
 # figure above the batch's median + OUTLIER_K robust deviations, with at
 # least OUTLIER_MIN_FILES photos done); see docs/batch.md
@@ -85,10 +93,11 @@ class BatchError(JewelmaskError):
 
 def _check_options(opts: dict, where: str) -> dict:
     """Validate and normalise option values read from TOML or the command line."""
-    from .cli import SAVE_CHOICES, _rgb_triplet
+    from .cli import SAVE_CHOICES, _option_params, _rgb_triplet
     from .models import MODELS
     from .recipes import PRESETS, RECIPES
 
+    numbers = _option_params()
     out = {}
     for key, value in opts.items():
         k = key.replace("-", "_")
@@ -108,6 +117,15 @@ def _check_options(opts: dict, where: str) -> dict:
                 raise BatchError(f"{where}: background: {exc}") from None
         if k == "paths" and value not in (None, "embedded"):
             raise BatchError(f"{where}: paths can only be 'embedded' in a batch, got {value!r}")
+        if k in ("refine", "smart_radius", "decontaminate") and not isinstance(value, (bool, type(None))):
+            raise BatchError(f"{where}: {key} must be true or false, got {value!r}")
+        if k in numbers and value is not None:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise BatchError(f"{where}: {key} must be a number, got {value!r}")
+            try:
+                value = numbers[k].check(value)
+            except ValueError as exc:
+                raise BatchError(f"{where}: {exc}") from None
         out[k] = value
     return out
 
@@ -156,6 +174,7 @@ def folder_options(input_dir: Path, rel_dir: Path, base: dict, config_folders: d
 
 
 def settings_hash(opts: dict) -> str:
+    opts = {k: v for k, v in opts.items() if not (k in _NEWER_OPTIONS and v is None)}
     return hashlib.sha256(json.dumps(opts, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
 
@@ -208,7 +227,7 @@ def _pixels(path: Path) -> int:
 def plan_jobs(input_dir, output_dir, rels, *, base: dict, config_folders: dict,
               threads: int = 1, cache: dict | None = None) -> list[Job]:
     """A :class:`Job` per relative path; name clashes become failed jobs."""
-    from .cli import _output_paths
+    from .cli import _output_paths, check_combination
 
     input_dir, output_dir = Path(input_dir).resolve(), Path(output_dir).resolve()
     jobs, owner = [], {}
@@ -220,6 +239,10 @@ def plan_jobs(input_dir, output_dir, rels, *, base: dict, config_folders: dict,
             size, mtime, error = st.st_size, st.st_mtime_ns, None
         except OSError as exc:  # removed or moved since the scan
             size, mtime, error = -1, -1, f"cannot read it: {exc.strerror or exc}"
+        try:
+            check_combination(argparse.Namespace(**opts))
+        except JewelmaskError as exc:  # this folder's settings do not go together
+            error = error or f"settings of {Path(rel).parent.as_posix() or '.'}: {exc}"
         out_dir = output_dir / Path(rel).parent
         job = Job(rel=Path(rel).as_posix(), input=str(src), out_dir=str(out_dir),
                   thumb_dir=str(output_dir / STATE_DIR / "thumbs" / Path(rel).parent),
@@ -358,23 +381,19 @@ def process_job(job: Job) -> dict:
             models.get_session(opts["model"], threads=job.threads)
         seen = {}
 
-        def runner(image, *, recipe, settings, paths=None, progress=None):
-            seen["rgb"] = image
+        def runner(image, *, recipe, settings, paths=None, brush=None, progress=None):
             if recipe == "auto" and not paths:
-                stages = auto_stages(image, settings=settings, progress=progress)
+                stages = auto_stages(image, settings=settings, progress=progress, brush=brush)
                 seen["stages"] = stages
-                alpha = stages["alpha"]
-            else:
-                alpha = run_recipe(image, recipe=recipe, settings=settings, paths=paths,
-                                   progress=progress)
-            seen["alpha"] = alpha
-            return alpha
+                return stages["alpha"]
+            return run_recipe(image, recipe=recipe, settings=settings, paths=paths, brush=brush,
+                              progress=progress)
 
         args = argparse.Namespace(**opts, overwrite=True)
         Path(job.out_dir).mkdir(parents=True, exist_ok=True)
-        _process_one(Path(job.input), args, Path(job.out_dir), runner=runner, quiet=True)
+        _process_one(Path(job.input), args, Path(job.out_dir), runner=runner, quiet=True, keep=seen)
         figures = _figures(seen["alpha"], seen.get("stages"))
-        thumbs = _thumbnails(job, seen["rgb"], seen["alpha"])
+        thumbs = _thumbnails(job, seen["colours"], seen["alpha"])
         h, w = seen["alpha"].shape
         rec.update(status="ok", figures=figures, thumbs=thumbs, width=w, height=h)
     except JewelmaskError as exc:

@@ -84,12 +84,15 @@ def _write_clipped(targets, kind, rgb, alpha, args, loaded, source):
                               CLIP_NAME)
 
 
-def _process_one(path: Path, args, out_dir: Path, *, runner=None,
-                 quiet: bool = False) -> dict[str, Path]:
+def _process_one(path: Path, args, out_dir: Path, *, runner=None, quiet: bool = False,
+                 brush=None, keep: dict | None = None) -> dict[str, Path]:
     """Mask one photo and write its outputs; ``runner`` replaces
     :func:`run_recipe` (same signature; the batch uses it to keep the
-    stages), ``quiet`` hides the per-photo progress bar."""
+    stages), ``quiet`` hides the per-photo progress bar, ``brush`` is the
+    refine brush (:func:`read_brush`), and ``keep`` (a dict) receives the
+    final ``alpha`` and the ``colours`` the cutout got."""
     from . import io
+    from .ops import adjust_edge_with
     from .recipes import run_recipe
 
     runner = runner or run_recipe
@@ -104,6 +107,10 @@ def _process_one(path: Path, args, out_dir: Path, *, runner=None,
         if t.exists() and not args.overwrite:
             raise JewelmaskError(f"{t} exists; pass --overwrite to replace it")
     loaded = io.read_image(path)
+    if brush is not None and brush.shape != loaded.rgb.shape[:2]:
+        (bh, bw), (h, w) = brush.shape, loaded.rgb.shape[:2]
+        raise JewelmaskError(f"the refine brush {args.refine_brush} is {bw} x {bh} pixels and {path} "
+                             f"is {w} x {h}: paint the brush over this photo, at its size")
     bits = args.bits or (16 if loaded.bit_depth >= 16 else 8)
     paths = None
     if getattr(args, "paths", None):
@@ -116,18 +123,110 @@ def _process_one(path: Path, args, out_dir: Path, *, runner=None,
     progress.tty = progress.tty and not quiet
     try:
         alpha = runner(loaded.rgb, recipe=args.recipe, settings=_settings(args),
-                           paths=paths, progress=progress)
+                       paths=paths, brush=brush, progress=progress)
     finally:
         progress.done()
+    # the edge controls last, on the whole mask (paths too), as Photoshop's global refinements
+    alpha = adjust_edge_with(alpha, edge_values(args))
+    colours = loaded.rgb
+    if getattr(args, "decontaminate", None) and ("cutout" in targets or "clipped-jpeg" in targets):
+        colours = _decontaminated(loaded.rgb, alpha)
+    if keep is not None:
+        keep.update(alpha=alpha, colours=colours)
     for kind in ("clipped-jpeg", "tiff"):
-        if kind in targets:
-            _write_clipped(targets, kind, loaded.rgb, alpha, args, loaded, path)
+        if kind in targets:  # tiff: the original pixels, always
+            _write_clipped(targets, kind, colours if kind == "clipped-jpeg" else loaded.rgb,
+                           alpha, args, loaded, path)
     if "mask" in targets:
         io.write_mask(targets["mask"], alpha, bits=bits, protect=path)
     if "cutout" in targets:
-        io.write_cutout(targets["cutout"], loaded.rgb, alpha, bits=bits,
+        io.write_cutout(targets["cutout"], colours, alpha, bits=bits,
                         icc_profile=loaded.icc_profile, protect=path)
     return targets
+
+
+def _decontaminated(rgb, alpha):
+    """The cutout's colours: the metal's own at soft edges, the backdrop plate as the cue."""
+    from .backdrop import backdrop_plate
+    from .decontaminate import decontaminate
+
+    return decontaminate(rgb, alpha, background=backdrop_plate(rgb, alpha).rgb())
+
+
+def read_brush(name) -> np.ndarray:
+    """The refine brush from an image file: (H, W) float32 in [0, 1].
+
+    Any file :func:`jewelmask.io.read_image` reads, at any bit depth: the
+    grey value (the mean of R, G and B), times the alpha when the file has
+    one, so strokes painted on a transparent layer count and the rest not.
+    """
+    from . import io
+    from .errors import ImageReadError
+
+    try:
+        loaded = io.read_image(name)
+    except ImageReadError as exc:
+        raise ImageReadError(f"refine brush: {exc}") from None
+    brush = loaded.rgb.mean(axis=2)
+    if loaded.alpha is not None:
+        brush *= loaded.alpha
+    return np.clip(brush, 0.0, 1.0).astype(np.float32)
+
+
+def _option_params() -> dict:
+    """The refine and edge options (command line and batch settings) with the
+    engine parameter that gives each its range and default."""
+    from dataclasses import replace
+
+    from .ops import EDGE_PARAMS, REFINE_PARAMS
+
+    ops = {p.name: p for p in REFINE_PARAMS + EDGE_PARAMS}
+    names = {"refine_radius": "radius", "max_radius": "max_radius", "smooth": "smooth",
+             "feather": "feather", "contrast": "contrast", "shift_edge": "shift"}
+    return {key: replace(ops[name], name=key) for key, name in names.items()}
+
+
+def edge_values(args) -> dict:
+    """The edge controls of the options, as :data:`jewelmask.ops.EDGE_PARAMS` values."""
+    opts = _option_params()
+    out = {}
+    for key in ("smooth", "feather", "contrast", "shift_edge"):
+        value = getattr(args, key, None)
+        out["shift" if key == "shift_edge" else key] = opts[key].default if value is None else value
+    return out
+
+
+def refine_settings(args):
+    """The :class:`RefineSettings` the options ask for, or None for no refine.
+
+    ``refine`` True or any of ``refine_radius``, ``smart_radius``,
+    ``max_radius``, ``refine_brush`` turns it on, ``refine`` False off;
+    otherwise the recipe's own default (:class:`RecipeSettings`) holds.
+    """
+    from dataclasses import replace
+
+    from .recipes import RecipeSettings
+    from .refine import RefineSettings
+
+    asked = getattr(args, "refine", None)
+    tuned = any(getattr(args, k, None) is not None
+                for k in ("refine_radius", "smart_radius", "max_radius", "refine_brush"))
+    base = RecipeSettings().refine
+    if asked is False or not (asked or tuned or base is not None):
+        return None
+    base = base or RefineSettings()
+    radius = base.radius if getattr(args, "refine_radius", None) is None else args.refine_radius
+    smart = base.smart_radius if getattr(args, "smart_radius", None) is None else args.smart_radius
+    widest = base.max_radius if getattr(args, "max_radius", None) is None else args.max_radius
+    return replace(base, radius=radius, smart_radius=bool(smart), max_radius=max(widest, radius))
+
+
+def check_combination(args) -> None:
+    """Refuse options that cannot go together (the batch checks each folder's)."""
+    if getattr(args, "decontaminate", None) and args.save in ("mask", "tiff"):
+        what = "the mask" if args.save == "mask" else "the original pixels"
+        raise JewelmaskError(f"decontaminate changes the colours of a cutout, and --save {args.save} "
+                             f"writes {what} only: use --save cutout, both or clipped-jpeg")
 
 
 def _settings(args):
@@ -156,7 +255,8 @@ def _settings(args):
         channel = ChannelSettings(channel=getattr(args, "channel", "auto"))
     except ValueError as exc:
         raise JewelmaskError(str(exc)) from None
-    return RecipeSettings(ai=ai, preset=preset, detail=detail, channel=channel, colour=colour)
+    return RecipeSettings(ai=ai, preset=preset, detail=detail, channel=channel, colour=colour,
+                          refine=refine_settings(args))
 
 
 def _rgb_triplet(text: str):
@@ -170,6 +270,14 @@ def _rgb_triplet(text: str):
 
 
 def cmd_cutout(args) -> int:
+    check_combination(args)
+    if args.refine is False:
+        given = [f for f, k in (("--refine-radius", "refine_radius"), ("--smart-radius", "smart_radius"),
+                                ("--max-radius", "max_radius"), ("--refine-brush", "refine_brush"))
+                 if getattr(args, k) is not None]
+        if given:
+            raise JewelmaskError(f"--no-refine contradicts {', '.join(given)}")
+    brush = read_brush(args.refine_brush) if args.refine_brush else None
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     failed = 0
@@ -178,7 +286,7 @@ def cmd_cutout(args) -> int:
         path = Path(name)
         t0 = time.perf_counter()
         try:
-            targets = _process_one(path, args, out_dir)
+            targets = _process_one(path, args, out_dir, brush=brush)
         except JewelmaskError as exc:
             failed += 1
             _log(f"[{i}/{n}] {path}: FAILED: {exc}")
@@ -237,6 +345,64 @@ def cmd_models(args) -> int:
         print(path)
         return 0
     return 2
+
+
+def _option_type(param):
+    """An argparse type that converts and range-checks like the engine parameter."""
+    def convert(text):
+        try:
+            return param.check(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = param.kind
+    return convert
+
+
+def add_refine_arguments(parser, *, brush: bool) -> None:
+    """The refine, decontaminate and edge options (``cutout``; ``batch`` without the brush).
+
+    Every default is None, "not given": the recipe's own setting, or no change.
+    """
+    from .recipes import RecipeSettings
+
+    opts = _option_params()
+
+    def spec(key):
+        p = opts[key]
+        return {"type": _option_type(p), "default": None}
+
+    default = "on" if RecipeSettings().refine is not None else "off"
+    g = parser.add_argument_group("refine edge and decontaminate colours (docs/refine.md)")
+    g.add_argument("--refine", action=argparse.BooleanOptionalAction, default=None,
+                   help="re-solve the mask in a band around its edge from the photo's colours and "
+                        f"the backdrop plate (default: {default})")
+    g.add_argument("--refine-radius", metavar="PX", **spec("refine_radius"),
+                   help="half-width of that band on hard edges (0-32, default 2); implies --refine")
+    g.add_argument("--smart-radius", action="store_const", const=True, default=None,
+                   help="widen the band up to --max-radius where the edge is soft or detailed "
+                        "(defocus, chains); implies --refine")
+    g.add_argument("--max-radius", metavar="PX", **spec("max_radius"),
+                   help="widest band with --smart-radius (0-32, default 8, at least --refine-radius)")
+    if brush:
+        g.add_argument("--refine-brush", metavar="MASK_FILE",
+                       help="an image the size of the photo (greyscale, any bit depth), white where "
+                            "the mask is re-evaluated however far from its edge (a missed link or "
+                            "prong); transparent counts as black; implies --refine")
+    g.add_argument("--decontaminate", action="store_const", const=True, default=None,
+                   help="the cutout (and clipped JPEG) gets the metal's own colour at soft edges "
+                        "instead of its mix with the backdrop; the mask does not change. Not with "
+                        "--save mask or tiff")
+    g = parser.add_argument_group("edge controls (applied last, to the whole mask, paths included)")
+    g.add_argument("--smooth", metavar="0-100", **spec("smooth"),
+                   help="irons out jaggies and bumps of the outline (default 0; thin wires go first)")
+    g.add_argument("--feather", metavar="PX", **spec("feather"),
+                   help="soft edge: blurs the mask with sigma PX/2 (0-50, default 0)")
+    g.add_argument("--contrast", metavar="PERCENT", **spec("contrast"),
+                   help="hardens a soft edge (0-100, default 0; 100 gives a hard mask)")
+    g.add_argument("--shift-edge", metavar="PX", **spec("shift_edge"),
+                   help="moves the edge out (+) or in (-) by PX pixels, fractions too (-20 to 20, "
+                        "default 0); a 1 px chain does not survive -1")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -310,6 +476,7 @@ def build_parser() -> argparse.ArgumentParser:
     g = c.add_argument_group("channel mask (recipe channel)")
     g.add_argument("--channel", choices=("auto", *CHANNELS), default="auto",
                    help="channel to crush (default: auto, the one with most contrast)")
+    add_refine_arguments(c, brush=True)
     c.set_defaults(func=cmd_cutout)
 
     d = sub.add_parser("demo", help="run the main job on the sample photo shipped with jewelmask")

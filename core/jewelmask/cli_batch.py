@@ -13,7 +13,7 @@ __all__ = ["add_parser", "run"]
 
 def add_parser(subparsers):
     """Register ``jewelmask batch INPUT_DIR OUTPUT_DIR ...`` on an argparse subparsers object."""
-    from .cli import SAVE_CHOICES, _rgb_triplet
+    from .cli import SAVE_CHOICES, _rgb_triplet, add_refine_arguments
     from .models import MODELS
     from .recipes import PRESETS, RECIPES
 
@@ -43,6 +43,7 @@ def add_parser(subparsers):
     p.add_argument("--keep-shadows", action="store_const", const=True)
     p.add_argument("--no-open-gaps", action="store_const", const=True)
     p.add_argument("--paths", choices=("embedded",), help="use the paths embedded in each photo")
+    add_refine_arguments(p, brush=False)
     g = p.add_argument_group("running")
     g.add_argument("--jobs", type=int, default=0, metavar="N",
                    help="worker processes, each with one model session (default: all cores)")
