@@ -101,9 +101,11 @@ class _Inputs:
 
                 self._fns[name] = get("rembg-plain").build()
             else:
-                from jewelmask.recipes import run_recipe
+                from jewelmask.recipes import RecipeSettings, run_recipe
 
-                self._fns[name] = lambda img, r=name: run_recipe(img, recipe=r)
+                # the masks before refine: refine is what is measured
+                self._fns[name] = lambda img, r=name: run_recipe(img, recipe=r,
+                                                                 settings=RecipeSettings(refine=None))
         return self._fns[name]
 
     def get(self, scene, kinds):

@@ -14,9 +14,13 @@ are not importable yet.
     default thresholds (240 / 10, erode 10); the alpha channel of the RGBA
     cutout, because rembg ignores ``alpha_matting`` when ``only_mask=True``.
 ``ai-full``
-    ``jewelmask.recipes.run_recipe(image, recipe="ai")``.
+    ``jewelmask.recipes.run_recipe(image, recipe="ai")`` with refine off:
+    the full-detail AI pass alone.
+``auto-norefine``
+    ``run_recipe(image, recipe="auto")`` with refine off (``--no-refine``).
 ``auto``
-    ``jewelmask.recipes.run_recipe(image, recipe="auto")``.
+    ``jewelmask.recipes.run_recipe(image, recipe="auto")``, the default
+    (refine on).
 """
 
 from __future__ import annotations
@@ -100,15 +104,16 @@ def _build_rembg_matting() -> AlphaFn:
     return run
 
 
-def _build_recipe(recipe: str) -> Callable[[], AlphaFn]:
+def _build_recipe(recipe: str, *, refine: bool = True) -> Callable[[], AlphaFn]:
     def build() -> AlphaFn:
         try:
-            from jewelmask.recipes import run_recipe
+            from jewelmask.recipes import RecipeSettings, run_recipe
         except ImportError as exc:
             raise MethodUnavailable(f"jewelmask.recipes.run_recipe is not available yet ({exc})") from exc
+        settings = RecipeSettings() if refine else RecipeSettings(refine=None)
 
         def run(image: np.ndarray) -> np.ndarray:
-            out = run_recipe(image, recipe=recipe)
+            out = run_recipe(image, recipe=recipe, settings=settings)
             if isinstance(out, tuple):  # tolerate (alpha, info) style returns
                 out = out[0]
             out = getattr(out, "alpha", out)
@@ -124,8 +129,11 @@ METHODS: dict[str, Method] = {
     for m in (
         Method("rembg-plain", f"rembg {REMBG_MODEL}, only_mask=True", _build_rembg_plain),
         Method("rembg-matting", f"rembg {REMBG_MODEL}, alpha_matting=True (cutout alpha)", _build_rembg_matting),
-        Method("ai-full", 'jewelmask run_recipe(recipe="ai")', _build_recipe("ai")),
-        Method("auto", 'jewelmask run_recipe(recipe="auto")', _build_recipe("auto")),
+        Method("ai-full", 'jewelmask run_recipe(recipe="ai"), no refine: the AI pass alone',
+               _build_recipe("ai", refine=False)),
+        Method("auto-norefine", 'jewelmask run_recipe(recipe="auto"), refine off (--no-refine)',
+               _build_recipe("auto", refine=False)),
+        Method("auto", 'jewelmask run_recipe(recipe="auto") (default: refine on)', _build_recipe("auto")),
     )
 }
 """The registry, in table order."""

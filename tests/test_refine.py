@@ -1,5 +1,6 @@
 """Refine edge (jewelmask.refine) on small scenes built here with exact coverage."""
 
+import cv2
 import numpy as np
 import pytest
 
@@ -286,3 +287,20 @@ def test_argument_validation(sc):
         refine_edge(img, alpha, progress=3)
     with pytest.raises(ValueError, match="settings"):
         refine_edge(img, alpha, settings={"radius": 2})
+
+
+def test_a_blurred_one_pixel_link_is_not_erased():
+    """A 1 px silver wire behind lens blur looks partly covered even in its middle;
+    refine keeps it at half at least (keep_thin) and can break it without."""
+    H, W = 96, 128
+    alpha = np.zeros((H, W), np.float32)
+    alpha[:, 64] = 1.0
+    seen = cv2.GaussianBlur(alpha, (0, 0), 1.5)  # apparent coverage about 0.27 in the middle
+    B = np.full((H, W, 3), 0.75, np.float32)
+    silver = np.full(3, 0.55, np.float32)  # a neutral darkening, as a silver wire on grey
+    img = seen[..., None] * silver + (1 - seen[..., None]) * B
+    out = refine_edge(img, alpha, background=B)
+    assert (out[8:88, 64] >= 0.5).all()
+    assert np.median(out[8:88, 66]) < 0.3  # and it is not fattened
+    loose = refine_edge(img, alpha, background=B, settings=RefineSettings(keep_thin=0))
+    assert np.median(loose[8:88, 64]) < 0.5

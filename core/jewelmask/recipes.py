@@ -100,10 +100,11 @@ class RecipeSettings:
     """Settings of every step a recipe may use; each front end builds one.
 
     ``preset`` names an entry of :data:`PRESETS`, or ``"auto"`` to choose
-    one from the image; ``detail`` overrides it when given. ``refine``,
-    when set, re-solves the recipe's edge with :func:`jewelmask.refine.refine_edge`
-    (with the backdrop plate as its background cue) before paths are applied;
-    ``None`` skips it.
+    one from the image; ``detail`` overrides it when given. ``refine``
+    re-solves the recipe's edge with :func:`jewelmask.refine.refine_edge`
+    (with the backdrop plate as its background cue) before paths are
+    applied; on by default (on the benchmark it cuts the SAD of ``auto``
+    by about a third), ``None`` skips it.
     """
 
     ai: AISettings = field(default_factory=lambda: AISettings(tile_budget=6))
@@ -111,7 +112,7 @@ class RecipeSettings:
     detail: AutoSettings | None = None
     channel: ChannelSettings = field(default_factory=ChannelSettings)
     colour: ColourSettings = field(default_factory=ColourSettings)
-    refine: RefineSettings | None = None
+    refine: RefineSettings | None = field(default_factory=RefineSettings)
 
     def __post_init__(self):
         if self.refine is not None and not isinstance(self.refine, RefineSettings):

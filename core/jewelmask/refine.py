@@ -92,6 +92,13 @@ class RefineSettings:
     min_contrast : float
         Contrast ``|F - B|`` (0-1 RGB units) at which the colour model is
         trusted half; below it the current alpha prevails.
+    keep_thin : int
+        Structures of the mask (alpha >= 0.5) narrower than
+        ``2 * keep_thin + 1`` pixels are not taken below half: the band
+        solve sees a wire thinner than the lens blur as partly covered
+        even in its middle and would break a 1-2 px link. Refine may still
+        lower a fattened link to half, and raise anything. 0 lets refine
+        lower them freely (it can then also remove a thin false line).
     tile : int
         Side of the square tiles the work is cut into (pixels); the result
         hardly depends on it.
@@ -109,6 +116,7 @@ class RefineSettings:
     known_low: float = 0.02
     known_high: float = 0.98
     min_contrast: float = 0.05
+    keep_thin: int = 3
     tile: int = 128
     threads: int = 2
 
@@ -129,6 +137,8 @@ class RefineSettings:
             raise ValueError(f"min_contrast must be in (0, 1], got {self.min_contrast!r}")
         if not 1 <= self.threads <= 64:
             raise ValueError(f"threads must be in [1, 64], got {self.threads!r}")
+        if not 0 <= self.keep_thin <= 8:
+            raise ValueError(f"keep_thin must be in [0, 8], got {self.keep_thin!r}")
         if not 16 <= self.tile <= 4096:
             raise ValueError(f"tile must be in [16, 4096], got {self.tile!r}")
 
@@ -565,6 +575,13 @@ def _coarse_fields(image, alpha, plate, s):
     return fb, ff, f
 
 
+def _thin_parts(a: np.ndarray, r: int) -> np.ndarray:
+    """Pixels of ``a >= 0.5`` that an opening with a disc of radius r removes."""
+    m = (a >= 0.5).astype(np.uint8)
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    return (m > 0) & ~(cv2.morphologyEx(m, cv2.MORPH_OPEN, k) > 0)
+
+
 def refine_edge(image, alpha, *, brush=None, background=None,
                 settings: RefineSettings = RefineSettings(), progress=None) -> np.ndarray:
     """Re-solve alpha in a narrow band around the edge of a mask.
@@ -621,7 +638,7 @@ def refine_edge(image, alpha, *, brush=None, background=None,
     report = progress or (lambda f: None)
     T = s.tile
     R = s.max_radius if s.smart_radius else s.radius
-    halo = int(math.ceil(R)) + 2 * int(math.ceil(s.max_radius if s.smart_radius else 0)) + 14
+    halo = int(math.ceil(R)) + 2 * int(math.ceil(s.max_radius if s.smart_radius else 0)) + 14 + 2 * s.keep_thin
     # tiles that hold a seed of the band: a soft pixel, or both sides of 0.5
     tmin, tmax = _tile_min_max(a, T)
     seedy = ~((tmax <= s.known_low) | (tmin >= s.known_high)) | ((tmax >= 0.5) & (tmin < 0.5))
@@ -668,8 +685,14 @@ def refine_edge(image, alpha, *, brush=None, background=None,
     try:
         for i, (box, res) in enumerate(zip(boxes, results)):
             if res is not None:
-                (r0, c0, r1, c1), _ = box
-                out[r0:r1, c0:c1][res[0]] = res[1]
+                (r0, c0, r1, c1), (R0, C0, R1, C1) = box
+                new = res[1]
+                if s.keep_thin:
+                    thin = _thin_parts(a[R0:R1, C0:C1], s.keep_thin)
+                    thin = thin[r0 - R0:r1 - R0, c0 - C0:c1 - C0][res[0]]
+                    floor = np.minimum(a[r0:r1, c0:c1][res[0]], 0.5)
+                    new = np.where(thin, np.maximum(new, floor), new)
+                out[r0:r1, c0:c1][res[0]] = new
             report((i + 1) / len(boxes))
     finally:
         if pool is not None:
