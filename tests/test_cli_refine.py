@@ -6,6 +6,7 @@ engine's own answer for the same settings."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -143,13 +144,16 @@ def test_refine_flags_build_the_settings():
     def settings(*flags):
         return cli._settings(parse(["cutout", "x.png", "--out", "o", *flags])).refine
 
-    assert settings() is RecipeSettings().refine  # the recipe's own default
-    assert settings("--refine") == RefineSettings()
+    default = RecipeSettings().refine  # the recipe's own default: on or off (None)
+    base = default or RefineSettings()
+    assert settings() == default
+    assert settings("--refine") == base
     assert settings("--no-refine") is None
-    assert settings("--smart-radius") == RefineSettings(smart_radius=True)
-    assert settings("--refine-radius", "12") == RefineSettings(radius=12.0, max_radius=12.0)
-    assert settings("--max-radius", "16", "--smart-radius") == RefineSettings(smart_radius=True,
-                                                                               max_radius=16.0)
+    assert settings("--smart-radius") == replace(base, smart_radius=True)
+    assert settings("--refine-radius", "12") == replace(base, radius=12.0,
+                                                         max_radius=max(12.0, base.max_radius))
+    assert settings("--max-radius", "16", "--smart-radius") == replace(base, smart_radius=True,
+                                                                       max_radius=16.0)
 
 
 # --- the batch ------------------------------------------------------------------------
