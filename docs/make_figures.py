@@ -90,9 +90,9 @@ def stages(scene, name):
     small = lambda x: cv2.resize(x, (int(W * f), int(H * f)), interpolation=cv2.INTER_AREA)  # noqa: E731
     keys = [("ai", "1 AI pass (global + crops)"), ("detail", "2 plate alpha, connected detail"),
             ("bulk", "3 AI core with plate edges"), ("gaps_opened", "4 gaps opened"),
-            ("alpha", "5 result")]
+            ("combined", "5 combined (--no-refine)"), ("alpha", "6 refined: the result")]
     tiles = [label(small(img), "photo")] + [label(small(grey(st[k])), t) for k, t in keys]
-    save(OUT / f"stages-{name}.png", tiles, 3)
+    save(OUT / f"stages-{name}.png", tiles, 4)
     # close-up on the thin structure
     r, c = np.unravel_index(np.argmax(cv2.blur(scene.thin.astype(np.float32), (61, 61))), scene.alpha.shape)
     r0, c0 = max(0, min(H - 150, r - 75)), max(0, min(W - 200, c - 100))
