@@ -206,3 +206,13 @@ def test_colour_range_sparse_plate_lookup_matches_full_plate():
     plate = backdrop_plate(img)
     rr = np.array([0, 10, 239, 120]); cc = np.array([0, 300, 319, 5])
     np.testing.assert_allclose(_plate_at(plate, rr, cc), plate.lab()[rr, cc], atol=1e-3)
+
+
+def test_plate_rgb_matches_the_full_resolution_conversion():
+    bg = sweep((240, 320))
+    plate = backdrop_plate(bg)
+    want = np.clip(cv2.cvtColor(plate.lab(), cv2.COLOR_Lab2RGB), 0, 1)
+    assert np.abs(plate.rgb() - want).max() < 2e-3
+    box = (10, 20, 200, 150)
+    assert np.abs(plate.rgb(box) - want[10:200, 20:150]).max() < 2e-3
+    assert np.abs(plate.rgb() - bg).mean() < 0.01  # and it is the sweep
