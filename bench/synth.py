@@ -16,9 +16,16 @@ coverage of the blurred image), lateral chromatic aberration (R and B scaled
 radially by a fraction of a pixel; the ground truth stays with G), noise,
 mild sharpening on some frames and JPEG compression.
 
+Aberration and sharpening act after the composite, on the jewelry as much as
+on the backdrop, so ``fg`` and ``bg`` are the colours that were *mixed*, not
+what the photo shows of the jewelry: that is ``Scene.fg_on_black``, the
+premultiplied foreground through the same optics (the reference of the
+decontamination benchmark). ``Scene.camera`` records what the camera did.
+
 Public API
 ----------
 ``Scene``                 one rendered frame with its ground truth and labels.
+``Camera``, ``apply_optics`` the frame's camera and its linear steps after compositing.
 ``render_scene(seed, ...)`` render one scene (deterministic for a seed).
 ``make_set(name)``        the benchmark sets ``"1600"`` (40 scenes, 1600x1200)
                           and ``"6000"`` (3 scenes, 6000x4000), cached under
@@ -36,6 +43,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import io
+import json
 import math
 import os
 import sys
@@ -90,6 +98,74 @@ GOLD, ROSE, SILVER, WHITE_GOLD = range(4)
 # --------------------------------------------------------------------------
 
 
+@dataclasses.dataclass(frozen=True)
+class Camera:
+    """What the synthetic camera did to a frame (drawn per scene from its seed).
+
+    Attributes
+    ----------
+    defocus : float
+        Gaussian sigma (px) applied to ``alpha`` and ``alpha * F`` before
+        compositing (so ``alpha`` and ``fg`` already include it).
+    ca : float
+        Lateral chromatic aberration: displacement (px) of R (outwards) and B
+        (inwards) at the frame's corner; R is scaled about the centre by
+        ``1 + ca / r_corner``, B by ``1 - ca / r_corner``, G is untouched.
+    sharpen : float
+        Unsharp-mask amount (0: not sharpened), ``I + sharpen * (I - G * I)``
+        with a Gaussian ``G`` of sigma ``sharpen_sigma`` px.
+    sharpen_sigma : float
+    jpeg_quality : int
+        Quality of the JPEG (4:2:0 chroma) the camera wrote.
+    """
+
+    defocus: float
+    ca: float
+    sharpen: float
+    sharpen_sigma: float
+    jpeg_quality: int = 0
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Camera":
+        return cls(**json.loads(text))
+
+
+def apply_optics(img: np.ndarray, cam: Camera) -> np.ndarray:
+    """The camera's linear steps after compositing: chromatic aberration, then sharpening.
+
+    Applied to the composite to make every frame's image; being linear, it
+    splits the noise-free photo into ``apply_optics(alpha * fg)`` (the jewelry)
+    plus ``apply_optics((1 - alpha) * bg)`` (what shows of the backdrop).
+
+    Parameters
+    ----------
+    img : (H, W, 3) float32
+    cam : Camera
+
+    Returns
+    -------
+    (H, W, 3) float32, a new array (not clipped).
+    """
+    height, width = img.shape[:2]
+    out = img.copy()
+    # lateral chromatic aberration: R magnified, B shrunk by a fraction of a pixel
+    rmax = math.hypot(width / 2, height / 2)
+    k = cam.ca / rmax
+    cx, cy = (width - 1) / 2, (height - 1) / 2
+    for ch, f in ((0, 1.0 + k), (2, 1.0 - k)):
+        # output (x, y) samples the input at centre + (x - centre) / f: a pure scaling
+        Mi = np.float32([[1 / f, 0, cx * (1 - 1 / f)], [0, 1 / f, cy * (1 - 1 / f)]])
+        out[..., ch] = cv2.warpAffine(
+            np.ascontiguousarray(out[..., ch]), Mi, (width, height), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT
+        )
+    if cam.sharpen:
+        out = out + cam.sharpen * (out - cv2.GaussianBlur(out, (0, 0), cam.sharpen_sigma))
+    return out
+
+
 @dataclasses.dataclass(eq=False)
 class Scene:
     """One synthetic packshot and its ground truth.
@@ -119,6 +195,13 @@ class Scene:
         Stable identifier, e.g. ``"1600-07"``.
     jpeg : bytes
         The JPEG file the camera wrote (``image`` decoded).
+    camera : Camera or None
+        What the camera did (None only for a scene built by hand).
+
+    ``fg`` and ``bg`` are the colours *mixed* by the composite; the camera's
+    chromatic aberration and sharpening act after it, on the jewelry as much
+    as on the backdrop. The jewelry as the camera records it is
+    :attr:`fg_on_black`.
     """
 
     image: np.ndarray
@@ -134,10 +217,27 @@ class Scene:
     seed: int
     name: str = ""
     jpeg: bytes = b""
+    camera: Camera | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
         return self.alpha.shape
+
+    @property
+    def fg_on_black(self) -> np.ndarray:
+        """(H, W, 3) float32: the jewelry alone, as this camera records it on black.
+
+        ``clip(apply_optics(alpha * fg, camera), 0, 1)``: the premultiplied
+        foreground through the frame's chromatic aberration and sharpening,
+        before noise and JPEG. It is what the photo holds of the jewelry (its
+        noise-free part), so it is the ground truth of a cutout composited on
+        black; ``alpha * fg`` is not, by up to the aberration's fraction of a
+        pixel in R and B and the sharpening halo. Computed on access.
+        """
+        if self.camera is None:
+            raise ValueError(f"scene {self.name!r} has no camera record")
+        prem = self.alpha[..., None] * self.fg
+        return np.clip(apply_optics(prem, self.camera), 0.0, 1.0).astype(np.float32)
 
 
 # --------------------------------------------------------------------------
@@ -1543,20 +1643,11 @@ def render_scene(
     F[R] = F_c
     del F_c
 
-    # lateral chromatic aberration: R magnified, B shrunk by a fraction of a pixel
+    # lateral chromatic aberration and sharpening: linear, after the composite
     disp = rng.uniform(0.15, 0.6) * d
-    rmax = math.hypot(width / 2, height / 2)
-    k = disp / rmax
-    cx, cy = (width - 1) / 2, (height - 1) / 2
-    for ch, f in ((0, 1.0 + k), (2, 1.0 - k)):
-        # output (x, y) samples the input at centre + (x - centre) / f: a pure scaling
-        Mi = np.float32([[1 / f, 0, cx * (1 - 1 / f)], [0, 1 / f, cy * (1 - 1 / f)]])
-        I[..., ch] = cv2.warpAffine(
-            np.ascontiguousarray(I[..., ch]), Mi, (width, height), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT
-        )
-    if rng.random() < 0.5:
-        amt = rng.uniform(0.15, 0.45)
-        I = I + amt * (I - cv2.GaussianBlur(I, (0, 0), 1.0 * d))
+    amt = rng.uniform(0.15, 0.45) if rng.random() < 0.5 else 0.0
+    cam = Camera(defocus=float(sig), ca=float(disp), sharpen=float(amt), sharpen_sigma=float(d))
+    I = apply_optics(I, cam)
     n_common = rng.standard_normal((height, width, 1), dtype=np.float32)
     n_chan = rng.standard_normal((height, width, 3), dtype=np.float32)
     sd = (rng.uniform(0.5, 1.2) + rng.uniform(1.0, 2.5) * np.clip(I, 0, 1)) / 255.0
@@ -1565,6 +1656,7 @@ def render_scene(
     u8 = np.clip(I * 255.0 + 0.5, 0, 255).astype(np.uint8)
     del I
     q = int(rng.integers(85, 96))
+    cam = dataclasses.replace(cam, jpeg_quality=q)
     buf = io.BytesIO()
     Image.fromarray(u8).save(buf, "JPEG", quality=q, subsampling=2)
     jpeg = buf.getvalue()
@@ -1590,6 +1682,7 @@ def render_scene(
         seed=int(seed),
         name=name,
         jpeg=jpeg,
+        camera=cam,
     )
 
 
@@ -1709,7 +1802,29 @@ def save_scene(scene: Scene, path: Path) -> None:
         bg=_png16(scene.bg),
         labels=np.packbits(labels, axis=-1),
         meta=np.array([scene.description, scene.name, str(scene.seed), str(scene.alpha.shape[1])]),
+        **({} if scene.camera is None else {"camera": np.array(scene.camera.to_json())}),
     )
+    os.replace(tmp, path)
+
+
+def _add_camera_record(path: Path, spec: dict) -> None:
+    """Give a scene file written before the camera was recorded its :class:`Camera`.
+
+    The scene is rendered again (deterministic) for its camera; every array
+    already stored is written back byte for byte, after checking that the
+    render reproduces its JPEG and alpha exactly (else ``RuntimeError``: the
+    generator changed without ``GENERATOR_VERSION`` being bumped).
+    """
+    with np.load(path) as z:
+        have = {k: z[k] for k in z.files}
+    if "camera" in have:
+        return
+    sc = render_scene(**spec)
+    if sc.jpeg != have["jpeg"].tobytes() or not np.array_equal(sc.alpha, have["alpha"]):
+        raise RuntimeError(f"{path}: the generator no longer reproduces this scene; bump GENERATOR_VERSION")
+    have["camera"] = np.array(sc.camera.to_json())
+    tmp = path.with_suffix(f".tmp{os.getpid()}.npz")
+    np.savez_compressed(tmp, **have)
     os.replace(tmp, path)
 
 
@@ -1724,6 +1839,7 @@ def load_scene(path: Path, *, image_only: bool = False):
         W = alpha.shape[1]
         lab = np.unpackbits(z["labels"], axis=-1, count=W).astype(bool)
         desc, name, seed, _ = (str(v) for v in z["meta"])
+        cam = Camera.from_json(str(z["camera"])) if "camera" in z.files else None
         return Scene(
             image=image,
             alpha=alpha,
@@ -1738,6 +1854,7 @@ def load_scene(path: Path, *, image_only: bool = False):
             seed=int(seed),
             name=name,
             jpeg=jpeg,
+            camera=cam,
         )
 
 
@@ -1808,6 +1925,10 @@ def make_set(
     ss = SceneSet(name, n)
     for i in range(n):
         if ss.path(i).exists():
+            with np.load(ss.path(i)) as z:
+                recorded = "camera" in z.files
+            if not recorded:  # written before the camera was recorded: same pixels, one more record
+                _add_camera_record(ss.path(i), scene_spec(name, i))
             continue
         t0 = time.perf_counter()
         scene = render_scene(**scene_spec(name, i))

@@ -1,7 +1,10 @@
 """Colour decontamination (jewelmask.decontaminate) on composites with known F and B."""
 
+import io
+
 import numpy as np
 import pytest
+from PIL import Image
 
 from jewelmask.decontaminate import DecontaminateSettings, decontaminate
 
@@ -43,6 +46,30 @@ def comp():
     return composite()
 
 
+def jpeg_wires(shape=(96, 128), quality=90, seed=1):
+    """Four wavy gold wires 1.0-2.2 px wide on a white sweep, through a 4:2:0 JPEG.
+
+    Returns (uint8 image, alpha, F, B). No wire has a fully covered pixel
+    next to a wide one: the metal colour must come from the wire itself.
+    """
+    H, W = shape
+    r, c = np.mgrid[0:H, 0:W].astype(np.float32)
+    alpha = np.zeros((H, W), np.float32)
+    for k, x0 in enumerate((20.3, 45.7, 70.5, 95.2)):
+        x = x0 + 6 * np.sin(r / 15.0 + k)
+        alpha = np.maximum(alpha, np.clip((1.0 + 0.4 * k) / 2 + 0.5 - np.abs(c - x), 0, 1))
+    alpha[:6] = 0
+    alpha[-6:] = 0
+    F = (GOLD * (0.7 + 0.3 * np.cos(r / 7.0) ** 2)[..., None]).astype(np.float32)
+    B = np.full((H, W, 3), 0.93, np.float32) * np.array([1, 0.99, 0.97], np.float32)
+    rng = np.random.default_rng(seed)
+    img = alpha[..., None] * F + (1 - alpha[..., None]) * B + rng.normal(0, 0.004, B.shape)
+    buf = io.BytesIO()
+    Image.fromarray(np.round(np.clip(img, 0, 1) * 255).astype(np.uint8)).save(buf, "JPEG", quality=quality,
+                                                                               subsampling=2)
+    return np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB")), alpha, F, B
+
+
 @pytest.mark.parametrize("use_plate", [False, True])
 def test_halves_the_colour_error_on_soft_pixels(comp, use_plate):
     img, alpha, F, B = comp
@@ -50,6 +77,14 @@ def test_halves_the_colour_error_on_soft_pixels(comp, use_plate):
     before = colour_error(img, alpha, F)
     after = colour_error(out, alpha, F)
     assert after < 0.5 * before, (before, after)
+
+
+def test_jpeg_thin_wires_lose_most_of_the_glow():
+    """JPEG keeps colour at half resolution: the wires' chroma comes from the metal."""
+    img, alpha, F, _ = jpeg_wires()
+    before = colour_error(img.astype(np.float32) / 255, alpha, F)
+    after = colour_error(decontaminate(img, alpha), alpha, F)
+    assert after < 0.45 * before, (before, after)
 
 
 def test_thin_wire_loses_the_white_glow(comp):
@@ -126,3 +161,25 @@ def test_validation(comp):
         DecontaminateSettings(regularisation=0)
     with pytest.raises(ValueError, match="tile"):
         DecontaminateSettings(tile=4)
+    for bad in (0.2, 9.0):
+        with pytest.raises(ValueError, match="colour_radius"):
+            DecontaminateSettings(colour_radius=bad)
+
+
+def test_input_and_plate_untouched_and_rgba_and_grey_plate(comp):
+    img, alpha, F, B = comp
+    rgba = np.dstack([img, np.full(alpha.shape, 0.25, np.float32)])
+    keep, keep_b = rgba.copy(), B.copy()
+    out = decontaminate(rgba, alpha, background=B)
+    np.testing.assert_array_equal(rgba, keep)
+    np.testing.assert_array_equal(B, keep_b)
+    np.testing.assert_allclose(out, decontaminate(img, alpha, background=B), atol=1e-6)
+    grey = B.mean(axis=2)
+    assert colour_error(decontaminate(img, alpha, background=grey), alpha, F) < 0.5 * colour_error(img, alpha, F)
+
+
+def test_colour_radius_changes_the_answer(comp):
+    img, alpha, F, _ = comp
+    a = decontaminate(img, alpha, settings=DecontaminateSettings(colour_radius=0.5))
+    b = decontaminate(img, alpha, settings=DecontaminateSettings(colour_radius=4.0))
+    assert np.abs(a - b).max() > 0.01
