@@ -74,6 +74,13 @@ class AutoSettings:
         Detail outside the AI's core needs an edge within 2 px whose sharp
         difference is this many times the backdrop scatter (reflections
         and shadows are blurred and have none).
+    wire_extent : float
+        Strong lines whose connected extent is at least this fraction of
+        the photo's long side are chains: their coverage is also measured
+        on the full difference from the plate (a neutral silver wire is a
+        darkening the shadow discount would take for a shadow), and the
+        middle line of such a wire keeps at least half after refine.
+        0 turns this off.
     """
 
     k_noise: float = 4.0
@@ -86,6 +93,7 @@ class AutoSettings:
     line_length: int = 11
     line_k: float = 8.0
     crisp_k: float = 3.0
+    wire_extent: float = 0.09
 
 
 PRESETS: dict[str, AutoSettings] = {
@@ -153,6 +161,14 @@ def _roi(rgb: np.ndarray, ai: np.ndarray, plate, margin_frac: float = 0.05):
             min(H, int((rows[-1] + 1) / f) + m), min(W, int((cols[-1] + 1) / f) + m))
 
 
+def _long(mask: np.ndarray, extent: float) -> np.ndarray:
+    """The connected parts (8-connected) of mask whose bounding box is at least extent long."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    keep = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]) >= extent
+    keep[0] = False
+    return keep[labels]
+
+
 def auto_stages(image, *, settings: RecipeSettings | None = None, progress=None,
                 ai: np.ndarray | None = None, brush=None) -> dict:
     """Run ``auto`` and return every stage (for the docs and for debugging).
@@ -217,6 +233,17 @@ def auto_stages(image, *, settings: RecipeSettings | None = None, progress=None,
     lmax = cv2.dilate(le, np.ones((5, 5), np.uint8))
     a_line = np.clip((le - med) / np.maximum(lmax - med, 1e-3), 0, 1) ** 2
     a_line = np.where(line_weak, a_line, 0.0)
+    a_faint = a_line
+    # chains: long confirmed lines, measured on the full difference too
+    ridge = None
+    chain = _long(linked & line_strong, cfg.wire_extent * max(H, W)) if cfg.wire_extent else None
+    if chain is not None and chain.any():
+        lt = line_energy(diff.total, length=cfg.line_length)
+        med_t = float(np.median(lt[::step, ::step]))
+        lmax_t = cv2.dilate(lt, np.ones((5, 5), np.uint8))
+        a_t = np.clip((lt - med_t) / np.maximum(lmax_t - med_t, 1e-3), 0, 1) ** 2
+        a_line = np.maximum(a_line, np.where(chain, a_t, 0.0))
+        ridge = chain & (lt >= 0.9 * cv2.dilate(lt, np.ones((3, 3), np.uint8)))
     detail = np.where(linked, np.maximum(pa, a_line), 0.0).astype(np.float32)
     # bulk: the AI's core, eroded so its soft edge is replaced by plate alpha
     inner = cv2.erode(core.astype(np.uint8), _disk(2)) > 0
@@ -232,7 +259,7 @@ def auto_stages(image, *, settings: RecipeSettings | None = None, progress=None,
         # the detail may not refill what was reopened, except along a strong
         # line: a faint wire running by the edge of what the AI filled
         holes = opened < bulk
-        wire = np.where(linked & line_strong, a_line, 0.0)
+        wire = np.where(linked & line_strong, a_faint, 0.0)
         out[holes] = np.minimum(out[holes], np.maximum(pa[holes], wire[holes]))
     alpha[r0:r1, c0:c1] = out
     def full(x):
@@ -243,7 +270,14 @@ def auto_stages(image, *, settings: RecipeSettings | None = None, progress=None,
                   alpha=alpha, box=box)
     if settings.refine is not None:
         report(0.9)
-        stages["alpha"] = _refine(rgb, alpha, plate, settings.refine, brush)
+        refined = _refine(rgb, alpha, plate, settings.refine, brush)
+        if ridge is not None:
+            # the middle line of a chain keeps at least half (as refine's
+            # keep_thin does for structures narrower than 7 px)
+            keep = np.zeros((H, W), bool)
+            keep[r0:r1, c0:c1] = ridge & (out >= 0.5)
+            refined[keep] = np.maximum(refined[keep], 0.5)
+        stages["alpha"] = refined
     report(1.0)
     return stages
 

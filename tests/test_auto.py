@@ -1,0 +1,54 @@
+"""The rules of the ``auto`` recipe on scenes whose answer is known by
+construction (the AI pass is given, so no model is needed)."""
+
+import cv2
+import numpy as np
+
+from jewelmask.recipes import AutoSettings, RecipeSettings, auto_stages
+
+
+def silver_chain_on_grey(seed=0):
+    """A pendant the AI found, and a long 1 px silver wire leaving it that
+    the AI missed: a neutral darkening of a grey sweep with a soft contact
+    shadow beside it, behind lens blur (what the shadow discount of the
+    plate difference takes for more shadow)."""
+    H, W = 400, 600
+    rng = np.random.default_rng(seed)
+    alpha = np.zeros((H, W), np.float32)
+    cv2.circle(alpha, (300, 300), 40, 1.0, -1)
+    wire = np.zeros((H * 4, W * 4), np.float32)  # drawn 4x finer, then averaged
+    pts = np.array([[300 * 4, 262 * 4], [150 * 4, 120 * 4], [20 * 4, 20 * 4]], np.int32)
+    cv2.polylines(wire, [pts], False, 1.0, 5)
+    wire = cv2.resize(wire, (W, H), interpolation=cv2.INTER_AREA)
+    alpha = np.maximum(alpha, wire)
+    seen = cv2.GaussianBlur(alpha, (0, 0), 0.6)
+    back = np.full((H, W, 3), 0.74, np.float32)
+    shade = cv2.GaussianBlur(np.roll(wire, 2, axis=0), (0, 0), 3.0)
+    back = back * (1 - 0.3 * np.clip(shade * 4, 0, 1))[..., None]
+    metal = np.full(3, 0.62, np.float32)
+    img = seen[..., None] * metal + (1 - seen[..., None]) * back
+    img = np.clip(img + rng.normal(0, 0.004, img.shape), 0, 1).astype(np.float32)
+    ai = cv2.GaussianBlur((alpha > 0.5).astype(np.float32) * (wire < 0.05), (0, 0), 2.0)
+    return img, alpha, wire, ai
+
+
+def test_a_long_silver_wire_the_ai_missed_comes_back():
+    img, alpha, wire, ai = silver_chain_on_grey()
+    middle = wire >= 0.5
+    middle[:30] = False  # leave the frame's edge out
+    on = auto_stages(img, ai=ai, settings=RecipeSettings(refine=None))["alpha"]
+    assert (on[middle] >= 0.5).mean() > 0.6
+    off = auto_stages(img, ai=ai, settings=RecipeSettings(refine=None, detail=AutoSettings(wire_extent=0)))
+    assert (off["alpha"][middle] >= 0.5).mean() < 0.1  # without the chain rule it is lost
+    far = cv2.dilate((alpha > 0).astype(np.uint8), np.ones((15, 15), np.uint8)) == 0
+    assert (on[far] >= 0.5).mean() < 0.001  # and the sweep stays clear
+
+
+def test_refine_keeps_the_middle_line_of_a_chain():
+    img, alpha, wire, ai = silver_chain_on_grey()
+    middle = wire >= 0.5
+    middle[:30] = False
+    st = auto_stages(img, ai=ai)  # refine on, the default
+    kept = middle & (st["combined"] >= 0.5)
+    assert kept.sum() > 100
+    assert (st["alpha"][kept] >= 0.5).mean() > 0.95
