@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from .dtypes import as_float_image
+from .fastops import median_blur_u8, tiles
 
 __all__ = ["Plate", "backdrop_plate", "BackdropDifference", "backdrop_difference", "to_lab", "norm3"]
 
@@ -231,8 +232,16 @@ class BackdropDifference:
     noise: np.ndarray
 
 
+FIELDS = ("total", "effective", "chroma", "lightness", "sharp", "noise")
+
+
+def gaussian_radius(sigma: float) -> int:
+    """Radius of the kernel ``cv2.GaussianBlur(float image, (0, 0), sigma)`` uses."""
+    return (int(np.rint(sigma * 8 + 1)) | 1) // 2
+
+
 def backdrop_difference(image, plate: Plate, *, box=None, sharp_sigma: float = 2.0,
-                        shadow_size: int = 11) -> BackdropDifference:
+                        shadow_size: int = 11, fields=FIELDS) -> BackdropDifference:
     """Compare the image with the plate, in Lab, at full resolution (or in box).
 
     Parameters
@@ -246,39 +255,108 @@ def backdrop_difference(image, plate: Plate, *, box=None, sharp_sigma: float = 2
     shadow_size : int
         Odd window (pixels) of the median that estimates the local shadow
         darkening; wires narrower than half of it are not taken for shadow.
+    fields : iterable of str
+        The fields to compute (names of :class:`BackdropDifference`); the
+        others are None. All by default.
+
+    Notes
+    -----
+    The work is done in tiles (with a halo for the filters), so no
+    full-resolution three-channel temporaries are made; the result is the
+    same as computing each map over the whole box at once.
     """
     if shadow_size < 3 or shadow_size % 2 == 0:
         raise ValueError(f"shadow_size must be odd and >= 3, got {shadow_size}")
+    fields = tuple(fields)
+    unknown = set(fields) - set(FIELDS)
+    if unknown:
+        raise ValueError(f"fields must be among {', '.join(FIELDS)}, got {sorted(unknown)}")
     rgb = rgb01(image)
     H, W = rgb.shape[:2]
     if box is None:
         box = (0, 0, H, W)
+    return _difference(rgb, plate, box, sharp_sigma, shadow_size, fields)
+
+
+def _difference(rgb, plate, box, sharp_sigma, shadow_size, fields) -> BackdropDifference:
+    """:func:`backdrop_difference` for an rgb01 image, tile by tile."""
     r0, c0, r1, c1 = box
-    lab = to_lab(rgb[r0:r1, c0:c1])
-    pl = plate.lab(box)
-    d = lab - pl
-    total = norm3(d)
-    soft = cv2.GaussianBlur(d, (0, 0), sharp_sigma)
-    hp = d - soft
-    sharp = norm3(hp)
-    # shadow model: L drops by a factor k, a* and b* scale by about the same k
-    k = np.clip(lab[..., 0] / np.maximum(pl[..., 0], 1.0), 0.0, 1.0)
-    da = lab[..., 1] - k * pl[..., 1]
-    db = lab[..., 2] - k * pl[..., 2]
-    chroma = np.sqrt(da * da + db * db)
-    dl = d[..., 0]
-    darker = np.maximum(-dl, 0.0)
-    # local shadow darkening: a median (in quarter Delta E steps, uint8 for speed)
-    q = np.clip(darker * 4.0, 0, 255).astype(np.uint8)
-    shade = cv2.medianBlur(q, shadow_size).astype(np.float32) / 4.0
-    lightness = np.maximum(np.maximum(dl, 0.0), darker - shade)
-    effective = np.sqrt(chroma * chroma + lightness * lightness)
+    h, w = r1 - r0, c1 - c0
+    maps = {name: np.empty((h, w), np.float32) for name in fields if name != "noise"}
+    # the pixel grain is measured on the sharp part at a regular grid of the box
+    step = max(1, int(np.sqrt(h * w / 250_000)))
+    samples = []
+    halo = max(gaussian_radius(sharp_sigma), shadow_size // 2)
+    rgb = rgb[r0:r1, c0:c1]
+    plate_lab = plate.lab(box)
+    for t in tiles((h, w), halo=halo):
+        a0, b0 = t.outer[0].start, t.outer[1].start
+        lab = cv2.cvtColor(rgb[t.outer], cv2.COLOR_RGB2Lab)
+        vals = _difference_tile(lab, plate_lab[t.outer], sharp_sigma, shadow_size, maps)
+        for name, v in vals.items():
+            if name in maps:
+                maps[name][t.inner] = v[t.crop]
+        # grid points of the box inside this tile
+        i0, j0 = t.inner[0].start, t.inner[1].start
+        rows = np.arange(-(-i0 // step) * step, t.inner[0].stop, step) - a0
+        cols = np.arange(-(-j0 // step) * step, t.inner[1].stop, step) - b0
+        samples.append(vals["sharp"][np.ix_(rows, cols)].ravel())
     # the plate's scatter is measured at its working resolution; the pixel
     # grain of the photo (sensor noise, JPEG) is measured here, robustly, from
     # the sharp part over the whole box (the jewelry is a minority of it)
-    step = max(1, int(np.sqrt(sharp.size / 250_000)))
-    grain = 1.25 * float(np.median(sharp[::step, ::step]))
-    noise = np.maximum(plate.noise(box), grain)
-    f32 = lambda x: np.ascontiguousarray(x, dtype=np.float32)  # noqa: E731
-    return BackdropDifference(f32(total), f32(effective), f32(chroma), f32(lightness),
-                              f32(sharp), f32(noise))
+    grain = 1.25 * float(np.median(np.concatenate(samples)))
+    noise = None
+    if "noise" in fields:
+        del plate_lab
+        noise = plate.noise(box)
+        np.maximum(noise, grain, out=noise)
+    return BackdropDifference(maps.get("total"), maps.get("effective"), maps.get("chroma"),
+                              maps.get("lightness"), maps.get("sharp"), noise)
+
+
+def _difference_tile(lab, pl, sharp_sigma, shadow_size, wanted) -> dict:
+    """The difference maps of one tile (Lab image and plate, (h, w, 3) float32)."""
+    L, A, B = cv2.split(lab)
+    pL, pA, pB = cv2.split(pl)
+    dL, dA, dB = L - pL, A - pA, B - pB
+    out = {}
+    if "total" in wanted:
+        out["total"] = _norm(dL, dA, dB)
+    # sharp: what varies faster than sharp_sigma
+    soft = [cv2.GaussianBlur(x, (0, 0), sharp_sigma) for x in (dL, dA, dB)]
+    out["sharp"] = _norm(*(np.subtract(x, s, out=s) for x, s in zip((dL, dA, dB), soft)))
+    if not ({"effective", "chroma", "lightness"} & set(wanted)):
+        return out
+    # shadow model: L drops by a factor k, a* and b* scale by about the same k
+    k = L / np.maximum(pL, 1.0)
+    np.clip(k, 0.0, 1.0, out=k)
+    da = A - k * pA
+    db = B - k * pB
+    da *= da
+    db *= db
+    chroma = np.sqrt(np.add(da, db, out=da), out=da)
+    darker = np.maximum(-dL, 0.0)
+    # local shadow darkening: a median (in quarter Delta E steps, uint8 for speed)
+    q = np.clip(darker * 4.0, 0, 255).astype(np.uint8)
+    shade = median_shade(q, shadow_size)
+    lightness = np.maximum(dL, 0.0)
+    np.maximum(lightness, np.subtract(darker, shade, out=darker), out=lightness)
+    out["chroma"], out["lightness"] = chroma, lightness
+    eff = chroma * chroma
+    eff += lightness * lightness
+    out["effective"] = np.sqrt(eff, out=eff)
+    return out
+
+
+def median_shade(q: np.ndarray, shadow_size: int) -> np.ndarray:
+    """The median of `q` (uint8 quarter Delta E steps) over `shadow_size`, in Delta E."""
+    shade = median_blur_u8(q, shadow_size).astype(np.float32)
+    shade /= 4.0
+    return shade
+
+
+def _norm(x, y, z):
+    out = x * x
+    out += y * y
+    out += z * z
+    return np.sqrt(out, out=out)
