@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .backdrop import rgb01
 from .dtypes import as_float_image
 from .models import DEFAULT_MODEL, get_model, get_session
 
@@ -105,9 +106,9 @@ def global_alpha(image, *, model: str = DEFAULT_MODEL, session=None) -> np.ndarr
     return np.clip(_resize(small, rgb.shape[:2]), 0.0, 1.0)
 
 
-def _global_small(rgb: np.ndarray, session) -> np.ndarray:
+def _global_small(rgb: np.ndarray, session, *, clipped: bool = False) -> np.ndarray:
     s = session.info.input_size
-    p = session.predict(_resize(np.clip(rgb, 0.0, 1.0), (s, s)))
+    p = session.predict(_resize(rgb if clipped else np.clip(rgb, 0.0, 1.0), (s, s)))
     lo, hi = float(p.min()), float(p.max())
     if hi - lo < 0.05:  # nothing salient at all: do not stretch noise
         return np.zeros_like(p) if hi < 0.5 else np.ones_like(p)
@@ -227,15 +228,19 @@ def ai_alpha(image, *, settings: AISettings = AISettings(), session=None,
     --------
     >>> alpha = ai_alpha(photo, settings=AISettings(tile_budget=8))  # doctest: +SKIP
     """
-    rgb, _ = as_float_image(image)
-    rgb = np.clip(rgb, 0.0, 1.0)
+    return _ai_alpha(rgb01(image), settings, session, progress)
+
+
+def _ai_alpha(rgb, settings, session, progress) -> np.ndarray:
+    """:func:`ai_alpha` for an image already in ``rgb01`` form (float32 in [0, 1]; not copied)."""
     H, W = rgb.shape[:2]
     session = session or get_session(settings.model)
     size = session.info.input_size
     report = progress or (lambda f: None)
 
-    small = _global_small(rgb, session)
-    out = np.clip(_resize(small, (H, W)), 0.0, 1.0)
+    small = _global_small(rgb, session, clipped=True)
+    out = _resize(small, (H, W))
+    np.clip(out, 0.0, 1.0, out=out)
     report(1.0 / (settings.tile_budget + 1))
     plan = plan_tiles(small > settings.find_threshold, (H, W), size=size, settings=settings)
     if plan is None or not plan.tiles:
@@ -261,9 +266,15 @@ def ai_alpha(image, *, settings: AISettings = AISettings(), session=None,
     covered = wsum > 0
     detail = np.where(covered, acc / np.maximum(wsum, 1e-6), 0.0)[:sh, :sw]
     cover = np.minimum(wsum / 0.5, 1.0)[:sh, :sw]  # fade to the global pass outside the crops
+    # cover * detail + (1 - cover) * base, in place (the same float operations)
     detail_full = _resize(detail.astype(np.float32), (r1 - r0, c1 - c0))
     cover_full = _resize(cover.astype(np.float32), (r1 - r0, c1 - c0))
     base = out[r0:r1, c0:c1]
-    out[r0:r1, c0:c1] = cover_full * detail_full + (1 - cover_full) * base
+    detail_full *= cover_full
+    np.subtract(1, cover_full, out=cover_full)
+    cover_full *= base
+    detail_full += cover_full
+    base[...] = detail_full
+    del detail_full, cover_full
     report(1.0)
-    return np.clip(out, 0.0, 1.0)
+    return np.clip(out, 0.0, 1.0, out=out)

@@ -120,6 +120,36 @@ def _upsample(small: np.ndarray, shape, box=None) -> np.ndarray:
                      interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
+class _PlateColumns:
+    """``plate.lab(box)[index]`` for tiles visited column strip by column
+    strip, without the whole box at full resolution: where ``plate.lab``
+    resizes the whole frame, the horizontal pass is done once and the
+    vertical one per strip (equal up to float rounding, about 1e-7
+    relative); where it remaps, each tile is remapped alone (equal)."""
+
+    def __init__(self, plate: Plate, box):
+        self.plate, self.box = plate, box
+        H, W = plate.shape
+        r0, c0, r1, c1 = box
+        self.resize = (r1 - r0) * (c1 - c0) > 0.5 * H * W  # as _upsample decides
+        if self.resize:
+            h = plate.lab_small.shape[0]
+            self.across = cv2.resize(plate.lab_small, (W, h), interpolation=cv2.INTER_LINEAR)
+        self.cols, self.strip = None, None
+
+    def __call__(self, index) -> np.ndarray:
+        rows, cols = index
+        r0, c0 = self.box[:2]
+        if not self.resize:
+            return self.plate.lab((r0 + rows.start, c0 + cols.start, r0 + rows.stop, c0 + cols.stop))
+        if self.cols != (cols.start, cols.stop):
+            a, b = c0 + cols.start, c0 + cols.stop
+            self.strip = cv2.resize(np.ascontiguousarray(self.across[:, a:b]), (b - a, self.plate.shape[0]),
+                                    interpolation=cv2.INTER_LINEAR)
+            self.cols = (cols.start, cols.stop)
+        return self.strip[r0 + rows.start:r0 + rows.stop]
+
+
 def _norm_conv(values: np.ndarray, weight: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
     """Gaussian normalised convolution: a weighted local mean that ignores weight-0 pixels."""
     w = cv2.GaussianBlur(weight, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
@@ -153,11 +183,17 @@ def backdrop_plate(image, exclude=None, *, work_size: int = 480, smoothness: flo
     -------
     Plate
     """
-    rgb = rgb01(image)
     if not 64 <= work_size <= 4096:
         raise ValueError(f"work_size must be in [64, 4096], got {work_size}")
     if not 0.002 <= smoothness <= 0.5:
         raise ValueError(f"smoothness must be in [0.002, 0.5], got {smoothness}")
+    return _fit_plate(rgb01(image), exclude, work_size=work_size, smoothness=smoothness,
+                      iterations=iterations)
+
+
+def _fit_plate(rgb, exclude=None, *, work_size: int = 480, smoothness: float = 0.035,
+               iterations: int = 3) -> Plate:
+    """:func:`backdrop_plate` for an image already in :func:`rgb01` form (not checked again)."""
     H, W = rgb.shape[:2]
     scale = min(1.0, work_size / max(H, W))
     h, w = max(8, round(H * scale)), max(8, round(W * scale))
@@ -231,6 +267,12 @@ class BackdropDifference:
     sharp: np.ndarray
     noise: np.ndarray
 
+    def crop(self, index) -> "BackdropDifference":
+        """The same maps in a part of the frame (views): ``diff.crop(np.s_[r0:r1, c0:c1])``."""
+        return BackdropDifference(*(None if v is None else v[index] for v in
+                                    (self.total, self.effective, self.chroma, self.lightness,
+                                     self.sharp, self.noise)))
+
 
 FIELDS = ("total", "effective", "chroma", "lightness", "sharp", "noise")
 
@@ -275,11 +317,12 @@ def backdrop_difference(image, plate: Plate, *, box=None, sharp_sigma: float = 2
     H, W = rgb.shape[:2]
     if box is None:
         box = (0, 0, H, W)
-    return _difference(rgb, plate, box, sharp_sigma, shadow_size, fields)
+    return _difference(rgb, plate, box, sharp_sigma=sharp_sigma, shadow_size=shadow_size, fields=fields)
 
 
-def _difference(rgb, plate, box, sharp_sigma, shadow_size, fields) -> BackdropDifference:
-    """:func:`backdrop_difference` for an rgb01 image, tile by tile."""
+def _difference(rgb, plate, box, *, sharp_sigma: float = 2.0, shadow_size: int = 11,
+                fields=FIELDS) -> BackdropDifference:
+    """:func:`backdrop_difference` for an image already in :func:`rgb01` form, in a box, tile by tile."""
     r0, c0, r1, c1 = box
     h, w = r1 - r0, c1 - c0
     maps = {name: np.empty((h, w), np.float32) for name in fields if name != "noise"}
@@ -288,11 +331,12 @@ def _difference(rgb, plate, box, sharp_sigma, shadow_size, fields) -> BackdropDi
     samples = []
     halo = max(gaussian_radius(sharp_sigma), shadow_size // 2)
     rgb = rgb[r0:r1, c0:c1]
-    plate_lab = plate.lab(box)
-    for t in tiles((h, w), halo=halo):
+    plate_at = _PlateColumns(plate, box)
+    # column by column, so that the plate is upsampled one column strip at a time
+    for t in sorted(tiles((h, w), halo=halo), key=lambda t: (t.inner[1].start, t.inner[0].start)):
         a0, b0 = t.outer[0].start, t.outer[1].start
         lab = cv2.cvtColor(rgb[t.outer], cv2.COLOR_RGB2Lab)
-        vals = _difference_tile(lab, plate_lab[t.outer], sharp_sigma, shadow_size, maps)
+        vals = _difference_tile(lab, plate_at(t.outer), sharp_sigma, shadow_size, maps)
         for name, v in vals.items():
             if name in maps:
                 maps[name][t.inner] = v[t.crop]
@@ -301,13 +345,13 @@ def _difference(rgb, plate, box, sharp_sigma, shadow_size, fields) -> BackdropDi
         rows = np.arange(-(-i0 // step) * step, t.inner[0].stop, step) - a0
         cols = np.arange(-(-j0 // step) * step, t.inner[1].stop, step) - b0
         samples.append(vals["sharp"][np.ix_(rows, cols)].ravel())
+    del plate_at
     # the plate's scatter is measured at its working resolution; the pixel
     # grain of the photo (sensor noise, JPEG) is measured here, robustly, from
     # the sharp part over the whole box (the jewelry is a minority of it)
     grain = 1.25 * float(np.median(np.concatenate(samples)))
     noise = None
     if "noise" in fields:
-        del plate_lab
         noise = plate.noise(box)
         np.maximum(noise, grain, out=noise)
     return BackdropDifference(maps.get("total"), maps.get("effective"), maps.get("chroma"),

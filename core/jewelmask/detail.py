@@ -23,12 +23,14 @@ command) and the ``auto`` recipe combines them:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
 
 from .backdrop import BackdropDifference, Plate, backdrop_difference, backdrop_plate, norm3, rgb01, to_lab
 from .dtypes import as_float_image
+from .fastops import TILE, components, tile_any, tiles
 
 __all__ = [
     "METAL_PRESETS",
@@ -67,18 +69,8 @@ def keep_connected(candidate: np.ndarray, anchor: np.ndarray, *, min_area: int =
     -------
     (H, W) bool array
     """
-    cand = candidate.astype(np.uint8)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(cand, connectivity=8)
-    if n <= 1:
-        return candidate.astype(bool)
-    touching = np.zeros(n, bool)
-    touching[np.unique(labels[anchor & candidate])] = True
-    if min_area > 0 or min_extent > 0:
-        area = stats[:, cv2.CC_STAT_AREA]
-        extent = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
-        touching |= (area >= max(min_area, 1)) & (extent >= max(min_extent, 1))
-    touching[0] = False
-    return touching[labels]
+    comp = components(candidate)
+    return comp.touching(anchor, min_area=min_area, min_extent=min_extent)[comp.labels]
 
 
 def _box_of(mask: np.ndarray, margin: int):
@@ -169,8 +161,24 @@ def line_energy(values: np.ndarray, *, length: int = 11, orientations: int = 8) 
     if orientations < 2:
         raise ValueError(f"orientations must be >= 2, got {orientations}")
     values = np.ascontiguousarray(values, np.float32)
-    best = None
+    kernels = _line_kernels(length, orientations)
+    out = np.empty_like(values)
+    # in tiles: the eight filtered copies of a tile stay in the cache
+    for t in tiles(values.shape, halo=length // 2):
+        v = values[t.outer]
+        best = cv2.filter2D(v, -1, kernels[0], borderType=cv2.BORDER_REFLECT)
+        e = np.empty_like(best)
+        for kern in kernels[1:]:
+            np.maximum(best, cv2.filter2D(v, -1, kern, dst=e, borderType=cv2.BORDER_REFLECT), out=best)
+        out[t.inner] = best[t.crop]
+    return out
+
+
+@lru_cache(maxsize=8)
+def _line_kernels(length: int, orientations: int) -> tuple[np.ndarray, ...]:
+    """The normalised line kernels of :func:`line_energy` (read-only)."""
     half = length // 2
+    kernels = []
     for k in range(orientations):
         ang = np.pi * k / orientations
         kern = np.zeros((length, length), np.float32)
@@ -184,9 +192,9 @@ def line_energy(values: np.ndarray, *, length: int = 11, orientations: int = 8) 
                 if 0 <= x0 + dx < length and 0 <= y0 + dy < length:
                     kern[y0 + dy, x0 + dx] += w
         kern /= kern.sum()
-        e = cv2.filter2D(values, -1, kern, borderType=cv2.BORDER_REFLECT)
-        best = e if best is None else np.maximum(best, e)
-    return best
+        kern.setflags(write=False)
+        kernels.append(kern)
+    return tuple(kernels)
 
 
 # --- channel mask -----------------------------------------------------------
@@ -528,30 +536,46 @@ def open_gaps(alpha, diff: BackdropDifference, *, coverage=None, k_noise: float 
     (h, w) float32 array: `alpha` with holes opened.
     """
     alpha = np.asarray(alpha, np.float32)
-    thr = np.maximum(k_noise * diff.noise, min_delta)
-    ratio = diff.effective / thr
-    if coverage is None:
-        cand = (ratio < 1) & (alpha > 0.05)
-        target = np.zeros_like(alpha)
-    else:
-        target = np.asarray(coverage, np.float32)
-        # where the mask claims much more than the plate sees
-        cand = (target < 0.5) & (alpha > target + 0.25)
-    # the places that show the backdrop itself; their rim (partly covered
-    # metal around a link eye) follows them
-    agree = cand & (ratio < 1.0)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(agree.astype(np.uint8), connectivity=4)
+    target = None if coverage is None else np.asarray(coverage, np.float32)
+    shape = alpha.shape
+    # candidates lie inside the mask (coverage is in [0, 1]): only the tiles
+    # that hold some of it are looked at
+    work = tile_any(alpha > (0.05 if target is None else 0.25))
+    cand = np.zeros(shape, bool)
+    agree = np.zeros(shape, bool)
+    for t in tiles(shape, mask=work):
+        a = alpha[t.inner]
+        thr = np.maximum(k_noise * diff.noise[t.inner], min_delta)
+        ratio = diff.effective[t.inner] / thr
+        if target is None:
+            c = (ratio < 1) & (a > 0.05)
+        else:
+            # where the mask claims much more than the plate sees
+            tg = target[t.inner]
+            c = (tg < 0.5) & (a > tg + 0.25)
+        cand[t.inner] = c
+        # the places that show the backdrop itself; their rim (partly covered
+        # metal around a link eye) follows them
+        agree[t.inner] = c & (ratio < 1.0)
+    comp = components(agree, connectivity=4)
+    n, labels = comp.n, comp.labels
     if n <= 1:
         return alpha
-    area = stats[:, cv2.CC_STAT_AREA]
-    flat = labels.ravel()
+    area = comp.area
     hole = area >= min_area
     big = hole & (area >= texture_area)
     if big.any():
-        inner = cv2.erode(agree.astype(np.uint8), _disk(2)) > 0
-        tex_w = np.where(inner, diff.sharp / np.maximum(diff.noise, 0.5), 0.0).ravel()
-        n_in = np.bincount(flat, weights=inner.ravel().astype(np.float64), minlength=n)
-        tex = np.bincount(flat, weights=tex_w, minlength=n) / np.maximum(n_in, 1)
+        # mean texture inside a large place (2 px in from its border)
+        tex_sum = np.zeros(n)
+        n_in = np.zeros(n)
+        in_big = big[labels]
+        for t in tiles(shape, halo=2, mask=tile_any(in_big)):
+            inner = (cv2.erode(agree[t.outer].view(np.uint8), _disk(2)) > 0)[t.crop] & in_big[t.inner]
+            lab = labels[t.inner][inner]
+            tex = diff.sharp[t.inner][inner] / np.maximum(diff.noise[t.inner][inner], 0.5)
+            tex_sum += np.bincount(lab, weights=tex, minlength=n)
+            n_in += np.bincount(lab, minlength=n)
+        tex = tex_sum / np.maximum(n_in, 1)
         hole &= ~(big & (tex > max_texture))
     hole[0] = False
     # a large place with the backdrop's own grain all through is backdrop,
@@ -559,16 +583,16 @@ def open_gaps(alpha, diff: BackdropDifference, *, coverage=None, k_noise: float 
     # wire); facets of a stone carry more texture than the sweep
     plain = np.zeros(n, bool)
     if big.any():
-        outside_px = alpha <= 0.05
-        grain = (diff.sharp / np.maximum(diff.noise, 0.5))[outside_px]
-        if grain.size >= 1000:
-            bg_tex = float(np.median(grain[:: max(1, grain.size // 200_000)]))
+        bg_tex = _outside_texture(alpha, diff)
+        if bg_tex is not None:
             # deep: what is left 6 px in from the place's border (facets of a
             # stone are narrow; the inside of a hoop is not)
-            deep = cv2.erode(agree.astype(np.uint8), _disk(6)).ravel() > 0
-            deep_area = np.bincount(flat[deep], minlength=n)
+            deep_area = np.zeros(n, np.int64)
+            for t in tiles(shape, halo=6, mask=tile_any(in_big)):
+                deep = (cv2.erode(agree[t.outer].view(np.uint8), _disk(6)) > 0)[t.crop]
+                deep_area += np.bincount(labels[t.inner][deep], minlength=n)
             plain = big & (deep_area >= plain_area) & (tex <= plain_texture * max(bg_tex, 0.3))
-    if coverage is not None and min_enclosed > 0:
+    if target is not None and min_enclosed > 0:
         # a hole is enclosed by the jewelry (a link eye by its link, a ring
         # interior by the band); a prong or a facet that happens to have the
         # backdrop's colour is bordered by backdrop or by other light facets
@@ -576,31 +600,60 @@ def open_gaps(alpha, diff: BackdropDifference, *, coverage=None, k_noise: float 
         # AI took for jewelry) may also be bordered by backdrop outside the
         # mask; what they may not be is surrounded by soft, light places of
         # the mask itself (the facets around a stone's table).
-        solid = target >= 0.5
-        outside = alpha <= 0.05
         k_in, k_out, k_far = _disk(1), _disk(3), _disk(7)
+        boxes = comp.bbox(hole)
         for lab in np.flatnonzero(hole):
-            x, y, w, h = stats[lab, :4]
-            r0, c0 = max(0, y - 4), max(0, x - 4)
-            r1, c1 = min(labels.shape[0], y + h + 4), min(labels.shape[1], x + w + 4)
-            comp = (labels[r0:r1, c0:c1] == lab).astype(np.uint8)
+            y, x, y1, x1 = (int(v) for v in boxes[lab])
+            w, h = x1 - x, y1 - y
             big = area[lab] >= stray_area
-            if big:  # look further out: a wide band has a soft rim first
-                r0, c0 = max(0, y - 8), max(0, x - 8)
-                r1, c1 = min(labels.shape[0], y + h + 8), min(labels.shape[1], x + w + 8)
-                comp = (labels[r0:r1, c0:c1] == lab).astype(np.uint8)
-            ring = (cv2.dilate(comp, k_far if big else k_out) > 0) & ~(cv2.dilate(comp, k_in) > 0)
+            m = 8 if big else 4  # look further out for a large place: a wide band has a soft rim first
+            r0, c0 = max(0, y - m), max(0, x - m)
+            r1, c1 = min(shape[0], y + h + m), min(shape[1], x + w + m)
+            comp_px = (labels[r0:r1, c0:c1] == lab).astype(np.uint8)
+            ring = (cv2.dilate(comp_px, k_far if big else k_out) > 0) & ~(cv2.dilate(comp_px, k_in) > 0)
             if not ring.any():
                 continue
-            frac_solid = solid[r0:r1, c0:c1][ring].mean()
+            frac_solid = (target[r0:r1, c0:c1][ring] >= 0.5).mean()
             if big:
-                keep = frac_solid + outside[r0:r1, c0:c1][ring].mean() < 0.5
+                keep = frac_solid + (alpha[r0:r1, c0:c1][ring] <= 0.05).mean() < 0.5
             else:
                 keep = frac_solid < min_enclosed
             if keep and not plain[lab]:
                 hole[lab] = False
-    core = hole[labels]
-    holes = core | (cand & (cv2.dilate(core.astype(np.uint8), _disk(1)) > 0))
-    out = alpha.copy()
-    out[holes] = np.minimum(out[holes], target[holes])
+    out = np.zeros_like(alpha)  # a copy of alpha, made where it is not 0
+    for t in tiles(shape, mask=tile_any(alpha != 0)):
+        out[t.inner] = alpha[t.inner]
+    fill = np.zeros_like(alpha) if target is None else target
+    for t in tiles(shape, halo=1, mask=work):
+        core = hole[labels[t.outer]]
+        holes = (core | (cand[t.outer] & (cv2.dilate(core.view(np.uint8), _disk(1)) > 0)))[t.crop]
+        o = out[t.inner]
+        o[holes] = np.minimum(o[holes], fill[t.inner][holes])
     return out
+
+
+def _outside_texture(alpha: np.ndarray, diff: BackdropDifference) -> float | None:
+    """The backdrop's own sharp difference, in units of its scatter, outside the mask.
+
+    The median of ``sharp / max(noise, 0.5)`` over every k-th pixel with
+    ``alpha <= 0.05`` in row order (k from their count: about 200,000 of
+    them at most), or None when there are fewer than 1000: the same sample
+    as indexing the whole frame, gathered band by band without full-size
+    temporaries.
+    """
+    h, w = alpha.shape
+    bands = [np.s_[r:r + TILE] for r in range(0, h, TILE)]
+    counts = [int(np.count_nonzero(alpha[b] <= 0.05)) for b in bands]
+    total = sum(counts)
+    if total < 1000:
+        return None
+    step = max(1, total // 200_000)
+    values, seen = [], 0
+    for b, count in zip(bands, counts):
+        if count:
+            idx = np.flatnonzero(alpha[b] <= 0.05)[(-seen) % step::step]
+            rr, cc = np.divmod(idx, w)
+            rr += b.start
+            values.append(diff.sharp[rr, cc] / np.maximum(diff.noise[rr, cc], 0.5))
+            seen += count
+    return float(np.median(np.concatenate(values)))

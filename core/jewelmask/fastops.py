@@ -90,12 +90,15 @@ def tile_any(mask: np.ndarray, size: int = TILE, grow: int = 0) -> np.ndarray:
     Returns a (ceil(h / size), ceil(w / size)) bool array for :func:`tiles`.
     """
     h, w = mask.shape
-    m = mask
+    m = np.ascontiguousarray(mask, dtype=bool).view(np.uint8)
     if grow > 0:
-        m = cv2.dilate(mask.astype(np.uint8), np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)) > 0
+        m = cv2.dilate(m, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8))
     gh, gw = tile_grid(mask.shape, size)
-    rows = np.logical_or.reduceat(m, np.arange(0, h, size), axis=0)
-    return np.logical_or.reduceat(rows, np.arange(0, w, size), axis=1).reshape(gh, gw)
+    if (gh * size, gw * size) != (h, w):
+        padded = np.zeros((gh * size, gw * size), np.uint8)
+        padded[:h, :w] = m
+        m = padded
+    return m.reshape(gh, size, gw, size).max(axis=(1, 3)) > 0
 
 
 def median_blur_u8(image: np.ndarray, ksize: int, *, levels: int = 4, block: int = 64) -> np.ndarray:

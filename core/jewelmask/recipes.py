@@ -14,8 +14,8 @@ from dataclasses import dataclass, field, replace
 import cv2
 import numpy as np
 
-from .ai import AISettings, ai_alpha
-from .backdrop import backdrop_difference, backdrop_plate, norm3, rgb01, to_lab
+from .ai import AISettings, _ai_alpha, ai_alpha
+from .backdrop import _difference, _fit_plate, backdrop_plate, norm3, rgb01, to_lab
 from .detail import (
     ChannelSettings,
     ColourSettings,
@@ -29,6 +29,7 @@ from .detail import (
     plate_alpha,
 )
 from .dtypes import as_float_image
+from .fastops import components, tile_any, tiles
 from .refine import RefineSettings, refine_edge
 
 __all__ = ["RECIPES", "DEFAULT_RECIPE", "PRESETS", "AutoSettings", "RecipeSettings",
@@ -179,13 +180,18 @@ def auto_stages(image, *, settings: RecipeSettings | None = None, progress=None,
     result, refined when ``settings.refine`` is set); ``preset`` (str) and
     ``plate`` (the fitted :class:`jewelmask.backdrop.Plate`).
     """
+    return _auto(image, settings=settings, progress=progress, ai=ai, brush=brush, maps=True)
+
+
+def _auto(image, *, settings, progress, ai, brush, maps: bool) -> dict:
+    """``auto``; the stage maps (``detail``, ``bulk``, ``gaps_opened``) only with `maps`."""
     settings = settings or RecipeSettings()
     rgb = rgb01(image)
     H, W = rgb.shape[:2]
     report = progress or (lambda f: None)
     if ai is None:
-        ai = ai_alpha(rgb, settings=settings.ai, progress=lambda f: report(0.7 * f))
-    plate = backdrop_plate(rgb, ai, smoothness=(settings.detail or PRESETS["white-sweep"]).plate_smoothness)
+        ai = _ai_alpha(rgb, settings.ai, None, lambda f: report(0.7 * f))
+    plate = _fit_plate(rgb, ai, smoothness=(settings.detail or PRESETS["white-sweep"]).plate_smoothness)
     preset = settings.preset if settings.preset != "auto" else choose_preset(plate)
     cfg = settings.detail or PRESETS[preset]
     report(0.75)
@@ -197,12 +203,44 @@ def auto_stages(image, *, settings: RecipeSettings | None = None, progress=None,
         report(1.0)
         return stages
     r0, c0, r1, c1 = box
-    diff = backdrop_difference(rgb, plate, box=box)
+    parts = _detail(rgb, ai, plate, box, cfg, out=alpha[r0:r1, c0:c1])
+    ridge = parts.pop("ridge")
+    stages.update(combined=alpha, alpha=alpha, box=box)
+    if maps:
+        for name, x in parts.items():
+            m = np.zeros((H, W), np.float32)
+            m[r0:r1, c0:c1] = x
+            stages[name] = m
+    if settings.refine is not None:
+        report(0.9)
+        refined = _refine(rgb, alpha, plate, settings.refine, brush)
+        if ridge is not None:
+            # the middle line of a chain keeps at least half (as refine's
+            # keep_thin does for structures narrower than 7 px)
+            keep = np.zeros((H, W), bool)
+            keep[r0:r1, c0:c1] = ridge & (alpha[r0:r1, c0:c1] >= 0.5)
+            refined[keep] = np.maximum(refined[keep], 0.5)
+        stages["alpha"] = refined
+    report(1.0)
+    return stages
+
+
+def _detail(rgb, ai, plate, box, cfg: AutoSettings, out: np.ndarray) -> dict:
+    """The detail steps of ``auto`` in `box`: writes the mask into `out` (the
+    box of the result) and returns the box's ``detail``, ``bulk`` and
+    ``gaps_opened`` maps.
+
+    The per-pixel maps the rules need everywhere (the difference from the
+    plate, line energy, evidence) are made in tiles over the whole box; the
+    rest (coverage, crisp edges, line coverage, the AI core's edge) only in
+    the tiles that hold linked detail or the AI's core. The connected
+    structures and the gaps are found on the whole box.
+    """
+    r0, c0, r1, c1 = box
     a_ai = ai[r0:r1, c0:c1]
-    strong, weak = _evidence(diff, k_noise=cfg.k_noise, min_delta=cfg.min_delta,
-                             keep_shadows=cfg.keep_shadows)
-    pa = plate_alpha(diff, min_contrast=cfg.min_contrast, keep_shadows=cfg.keep_shadows)
-    core = a_ai >= 0.5
+    fields = ("effective", "sharp", "noise") + (("total",) if cfg.keep_shadows or cfg.wire_extent else ())
+    diff = _difference(rgb, plate, box, fields=fields)
+    shape = diff.effective.shape
     # faint chains: evidence averaged along short lines (line_energy) lifts
     # wires that the pixel grain hides, and not the grain itself
     eff = diff.total if cfg.keep_shadows else diff.effective
@@ -211,75 +249,88 @@ def auto_stages(image, *, settings: RecipeSettings | None = None, progress=None,
     sample = le[::step, ::step]
     med = float(np.median(sample))
     mad = 1.4826 * float(np.median(np.abs(sample - med))) + 1e-3
-    line_strong = le > max(med + cfg.line_k * mad, cfg.min_delta * 0.6)
-    line_weak = le > max(med + 0.5 * cfg.line_k * mad, cfg.min_delta * 0.35)
-    strong |= line_strong
-    weak |= line_weak
+    line_strong_at = max(med + cfg.line_k * mad, cfg.min_delta * 0.6)
+    line_weak_at = max(med + 0.5 * cfg.line_k * mad, cfg.min_delta * 0.35)
+    strong = np.empty(shape, bool)
+    weak = np.empty(shape, bool)
+    for t in tiles(shape):
+        s, w = _evidence(diff.crop(t.inner), k_noise=cfg.k_noise, min_delta=cfg.min_delta,
+                         keep_shadows=cfg.keep_shadows)
+        lt = le[t.inner]
+        strong[t.inner] = s | (lt > line_strong_at)
+        weak[t.inner] = w | (lt > line_weak_at)
+    core = a_ai >= 0.5
     # detail: evidence connected (through weak evidence) to the AI core or to
     # long strong structures of its own
-    seeds = strong & (cv2.dilate(core.astype(np.uint8), _disk(2)) > 0)
+    seeds = strong & (cv2.dilate(core.view(np.uint8), _disk(2)) > 0)
     # structures apart from the core count when long and when the AI's
     # global look saw at least a trace of them (veins in marble, fibres in
     # linen and hairs are long too, and the AI ignores them)
     hint = strong & (a_ai > 0.03)
-    linked = keep_connected(weak, seeds | (strong & core), min_area=80, min_extent=40)
-    linked &= keep_connected(weak, seeds | hint | (strong & core))
-    linked &= keep_connected(weak, strong, min_area=0, min_extent=0)
-    # outside the AI core, detail must have crisp edges nearby: mirror
-    # reflections on glossy sweeps and soft shadows are blurred copies
-    crisp = cv2.dilate((diff.sharp > cfg.crisp_k * diff.noise).astype(np.uint8), _disk(2)) > 0
-    linked &= crisp | (cv2.dilate(core.astype(np.uint8), _disk(1)) > 0)
-    # coverage on a faint line: how close to the line's own peak
-    lmax = cv2.dilate(le, np.ones((5, 5), np.uint8))
-    a_line = np.clip((le - med) / np.maximum(lmax - med, 1e-3), 0, 1) ** 2
-    a_line = np.where(line_weak, a_line, 0.0)
-    a_faint = a_line
+    comp = components(weak)
+    keep = (comp.touching(seeds | (strong & core), min_area=80, min_extent=40)
+            & comp.touching(seeds | hint | (strong & core))
+            & comp.touching(strong))
+    linked = keep[comp.labels]
+    del comp, seeds, hint, strong, weak
+    # the rest is local: where there is linked detail, and around the AI's
+    # core (its edge, and the rims of the gaps opened in it)
+    active = tile_any(linked) | tile_any(core, grow=16)
+    pa = np.zeros(shape, np.float32)
+    a_faint = np.zeros(shape, np.float32)
+    wired = np.zeros(shape, bool)  # linked & line_strong
+    for t in tiles(shape, halo=8, mask=active):
+        d = diff.crop(t.outer)
+        p = plate_alpha(d, min_contrast=cfg.min_contrast, keep_shadows=cfg.keep_shadows)
+        core_t = core[t.outer].view(np.uint8)
+        # outside the AI core, detail must have crisp edges nearby: mirror
+        # reflections on glossy sweeps and soft shadows are blurred copies
+        crisp = cv2.dilate((d.sharp > cfg.crisp_k * d.noise).view(np.uint8), _disk(2)) > 0
+        linked_t = linked[t.outer] & (crisp | (cv2.dilate(core_t, _disk(1)) > 0))
+        # coverage on a faint line: how close to the line's own peak
+        le_t = le[t.outer]
+        lmax = cv2.dilate(le_t, np.ones((5, 5), np.uint8))
+        a_line = np.clip((le_t - med) / np.maximum(lmax - med, 1e-3), 0, 1) ** 2
+        a_faint[t.inner] = np.where(le_t > line_weak_at, a_line, 0.0)[t.crop]
+        linked[t.inner] = linked_t[t.crop]
+        wired[t.inner] = (linked_t & (le_t > line_strong_at))[t.crop]
+        pa[t.inner] = p[t.crop]
     # chains: long confirmed lines, measured on the full difference too
-    ridge = None
-    chain = _long(linked & line_strong, cfg.wire_extent * max(H, W)) if cfg.wire_extent else None
+    H, W = ai.shape
+    chain = _long(wired, cfg.wire_extent * max(H, W)) if cfg.wire_extent else None
+    a_chain = ridge = None
     if chain is not None and chain.any():
         lt = line_energy(diff.total, length=cfg.line_length)
         med_t = float(np.median(lt[::step, ::step]))
         lmax_t = cv2.dilate(lt, np.ones((5, 5), np.uint8))
         a_t = np.clip((lt - med_t) / np.maximum(lmax_t - med_t, 1e-3), 0, 1) ** 2
-        a_line = np.maximum(a_line, np.where(chain, a_t, 0.0))
+        a_chain = np.where(chain, a_t, 0.0)
         ridge = chain & (lt >= 0.9 * cv2.dilate(lt, np.ones((3, 3), np.uint8)))
-    detail = np.where(linked, np.maximum(pa, a_line), 0.0).astype(np.float32)
-    # bulk: the AI's core, eroded so its soft edge is replaced by plate alpha
-    inner = cv2.erode(core.astype(np.uint8), _disk(2)) > 0
-    band = (cv2.dilate(core.astype(np.uint8), _disk(2)) > 0) & ~inner
-    bulk = np.where(inner, 1.0, np.where(band, pa, 0.0)).astype(np.float32)
+    detail = np.zeros(shape, np.float32)
+    bulk = np.zeros(shape, np.float32)
+    for t in tiles(shape, halo=2, mask=active):
+        a_line = a_faint[t.inner] if a_chain is None else np.maximum(a_faint[t.inner], a_chain[t.inner])
+        detail[t.inner] = np.where(linked[t.inner], np.maximum(pa[t.inner], a_line), 0.0)
+        # bulk: the AI's core, eroded so its soft edge is replaced by plate alpha
+        core_t = core[t.outer].view(np.uint8)
+        inner = cv2.erode(core_t, _disk(2)) > 0
+        band = (cv2.dilate(core_t, _disk(2)) > 0) & ~inner
+        bulk[t.inner] = np.where(inner, 1.0, np.where(band, pa[t.outer], 0.0))[t.crop]
     if cfg.open_gaps:
         opened = open_gaps(bulk, diff, coverage=pa, k_noise=cfg.k_noise * 0.75,
                            min_area=cfg.gap_min_area, min_delta=cfg.min_delta * 0.75)
     else:
         opened = bulk
-    out = np.maximum(opened, detail)
-    if cfg.open_gaps:
-        # the detail may not refill what was reopened, except along a strong
-        # line: a faint wire running by the edge of what the AI filled
-        holes = opened < bulk
-        wire = np.where(linked & line_strong, a_faint, 0.0)
-        out[holes] = np.minimum(out[holes], np.maximum(pa[holes], wire[holes]))
-    alpha[r0:r1, c0:c1] = out
-    def full(x):
-        m = np.zeros((H, W), np.float32)
-        m[r0:r1, c0:c1] = x
-        return m
-    stages.update(detail=full(detail), bulk=full(bulk), gaps_opened=full(opened), combined=alpha,
-                  alpha=alpha, box=box)
-    if settings.refine is not None:
-        report(0.9)
-        refined = _refine(rgb, alpha, plate, settings.refine, brush)
-        if ridge is not None:
-            # the middle line of a chain keeps at least half (as refine's
-            # keep_thin does for structures narrower than 7 px)
-            keep = np.zeros((H, W), bool)
-            keep[r0:r1, c0:c1] = ridge & (out >= 0.5)
-            refined[keep] = np.maximum(refined[keep], 0.5)
-        stages["alpha"] = refined
-    report(1.0)
-    return stages
+    for t in tiles(shape, mask=active):
+        o = np.maximum(opened[t.inner], detail[t.inner])
+        if cfg.open_gaps:
+            # the detail may not refill what was reopened, except along a strong
+            # line: a faint wire running by the edge of what the AI filled
+            holes = opened[t.inner] < bulk[t.inner]
+            wire = np.where(wired[t.inner], a_faint[t.inner], 0.0)
+            o[holes] = np.minimum(o[holes], np.maximum(pa[t.inner][holes], wire[holes]))
+        out[t.inner] = o
+    return {"detail": detail, "bulk": bulk, "gaps_opened": opened, "ridge": ridge}
 
 
 def _refine(rgb, alpha, plate, refine, brush):
@@ -337,7 +388,7 @@ def run_recipe(image, *, recipe: str = DEFAULT_RECIPE,
 
 def _soft_recipe(image, recipe, settings, progress, brush=None):
     if recipe == "auto":
-        return auto_stages(image, settings=settings, progress=progress, brush=brush)["alpha"]
+        return _auto(image, settings=settings, progress=progress, ai=None, brush=brush, maps=False)["alpha"]
     rgb, _ = as_float_image(image)
     if recipe == "ai":
         soft = ai_alpha(rgb, settings=settings.ai, progress=progress)
