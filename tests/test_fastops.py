@@ -6,7 +6,7 @@ import pytest
 
 from conftest import ring_scene
 from jewelmask.backdrop import backdrop_difference, backdrop_plate, rgb01
-from jewelmask.fastops import components, median_blur_u8, tile_any, tiles
+from jewelmask.fastops import components, median_blur_u8, tile_any, tile_boxes, tiles
 
 
 @pytest.mark.parametrize("shape,size,halo", [((300, 410), 128, 9), ((64, 64), 64, 0), ((5, 700), 256, 3), ((1, 1), 8, 2)])
@@ -25,6 +25,12 @@ def test_tiles_cover_once_and_filters_match_dense(shape, size, halo):
         np.testing.assert_allclose(out, dense, rtol=0, atol=1e-6)
 
 
+def test_tile_boxes():
+    grid = tile_boxes(np.array([[0, 0, 1, 1], [130, 250, 260, 258], [5, 5, 5, 9]]), (300, 410), 128)
+    assert grid.shape == (3, 4)
+    assert sorted(zip(*np.nonzero(grid))) == [(0, 0), (1, 1), (1, 2), (2, 1), (2, 2)]
+
+
 def test_tiles_mask_and_tile_any():
     mask = np.zeros((300, 410), bool)
     mask[10, 260] = True
@@ -33,7 +39,7 @@ def test_tiles_mask_and_tile_any():
     grown = tile_any(mask, 128, grow=30)
     assert grown[0, 1] and grown[0, 2] and not grown[1, 2]
     sel = tiles(mask.shape, 128, 4, mask=grid)
-    assert len(sel) == 1 and sel[0].inner == (slice(0, 128), slice(256, 384))
+    assert len(sel) == 1 and sel[0].inner == (slice(0, 128), slice(256, 384)) and sel[0].index == (0, 2)
 
 
 @pytest.mark.parametrize("ksize", [3, 5, 11, 17])
@@ -84,6 +90,9 @@ def test_components_touching_equals_dense_keep_connected(min_area, min_extent):
     comp = components(cand)
     keep = comp.touching(anchor, min_area=min_area, min_extent=min_extent)
     np.testing.assert_array_equal(keep[comp.labels], _keep_connected_dense(cand, anchor, min_area, min_extent))
+    touched = np.zeros(comp.n, bool)
+    touched[np.unique(comp.labels[anchor & cand])] = True  # gathered elsewhere, e.g. tile by tile
+    np.testing.assert_array_equal(comp.keep(touched, min_area=min_area, min_extent=min_extent), keep)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(cand.astype(np.uint8), connectivity=8)
     np.testing.assert_array_equal(comp.labels, labels)
     np.testing.assert_array_equal(comp.area[1:], stats[1:, cv2.CC_STAT_AREA])

@@ -487,7 +487,7 @@ def open_gaps(alpha, diff: BackdropDifference, *, coverage=None, k_noise: float 
               min_area: int = 1, max_texture: float = 1.5, min_delta: float = 3.0,
               texture_area: int = 400, min_enclosed: float = 0.25,
               stray_area: int = 400, plain_area: int = 1000,
-              plain_texture: float = 1.3) -> np.ndarray:
+              plain_texture: float = 1.3, outside_texture=None) -> np.ndarray:
     """Make backdrop seen through the jewelry transparent again.
 
     Inside the current mask, where the plate says "little or no coverage",
@@ -530,6 +530,13 @@ def open_gaps(alpha, diff: BackdropDifference, *, coverage=None, k_noise: float 
         (inside) is at most `plain_texture` times the backdrop's own (outside
         the mask) are holes whatever borders them: the sweep seen through a
         hoop behind a wire too faint to count as solid.
+    outside_texture : float or callable, optional
+        The backdrop's own texture: the median sharp difference, in units of
+        the scatter, of the pixels outside the mask (``alpha <= 0.05``; see
+        :func:`_outside_texture`). Measured from `alpha` and `diff` when not
+        given (and only when a large place needs it); a caller that passes
+        a part of a larger frame gives the frame's, or a function that
+        returns it (None: too few pixels outside the mask).
 
     Returns
     -------
@@ -537,9 +544,29 @@ def open_gaps(alpha, diff: BackdropDifference, *, coverage=None, k_noise: float 
     """
     alpha = np.asarray(alpha, np.float32)
     target = None if coverage is None else np.asarray(coverage, np.float32)
+    # candidates lie inside the mask (coverage is in [0, 1]): only the part
+    # of the frame that holds some of it is looked at, with a margin wider
+    # than the ring test reaches (8 + 7 px), so nothing changes
+    area = _box_of(alpha > (0.05 if target is None else 0.25), 16)
+    if area is None:
+        return alpha
+    part = np.s_[area[0]:area[2], area[1]:area[3]]
+    if outside_texture is None:
+        outside_texture = lambda: _outside_texture(alpha, diff)  # noqa: E731 - over the whole input
+    elif not callable(outside_texture):
+        outside_texture = (lambda v: lambda: v)(float(outside_texture))
+    opened = _open_gaps(alpha[part], diff.crop(part), None if target is None else target[part],
+                        k_noise, min_area, max_texture, min_delta, texture_area, min_enclosed, stray_area,
+                        plain_area, plain_texture, outside_texture)
+    out = alpha.copy()
+    out[part] = opened
+    return out
+
+
+def _open_gaps(alpha, diff, target, k_noise, min_area, max_texture, min_delta, texture_area,
+               min_enclosed, stray_area, plain_area, plain_texture, outside_texture):
+    """:func:`open_gaps` on arrays (h, w), tile by tile where the mask is."""
     shape = alpha.shape
-    # candidates lie inside the mask (coverage is in [0, 1]): only the tiles
-    # that hold some of it are looked at
     work = tile_any(alpha > (0.05 if target is None else 0.25))
     cand = np.zeros(shape, bool)
     agree = np.zeros(shape, bool)
@@ -583,7 +610,7 @@ def open_gaps(alpha, diff: BackdropDifference, *, coverage=None, k_noise: float 
     # wire); facets of a stone carry more texture than the sweep
     plain = np.zeros(n, bool)
     if big.any():
-        bg_tex = _outside_texture(alpha, diff)
+        bg_tex = outside_texture()
         if bg_tex is not None:
             # deep: what is left 6 px in from the place's border (facets of a
             # stone are narrow; the inside of a hoop is not)
@@ -620,10 +647,8 @@ def open_gaps(alpha, diff: BackdropDifference, *, coverage=None, k_noise: float 
                 keep = frac_solid < min_enclosed
             if keep and not plain[lab]:
                 hole[lab] = False
-    out = np.zeros_like(alpha)  # a copy of alpha, made where it is not 0
-    for t in tiles(shape, mask=tile_any(alpha != 0)):
-        out[t.inner] = alpha[t.inner]
-    fill = np.zeros_like(alpha) if target is None else target
+    out = alpha.copy()
+    fill = np.zeros(shape, np.float32) if target is None else target
     for t in tiles(shape, halo=1, mask=work):
         core = hole[labels[t.outer]]
         holes = (core | (cand[t.outer] & (cv2.dilate(core.view(np.uint8), _disk(1)) > 0)))[t.crop]

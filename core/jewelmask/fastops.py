@@ -34,7 +34,8 @@ class Tile:
 
     ``inner`` (a pair of slices) is the part of the array the tile owns;
     ``outer`` is that part grown by the halo, clipped at the array's edges;
-    ``crop`` selects ``inner`` out of an array the size of ``outer``. At the
+    ``crop`` selects ``inner`` out of an array the size of ``outer``;
+    ``index`` is the tile's (row, column) in the grid of tiles. At the
     array's edges the halo is missing, so a filter run on ``outer`` sees the
     same border as on the whole array, and inside it sees real neighbours:
     the values in ``crop`` equal the dense result as long as the filters'
@@ -44,6 +45,7 @@ class Tile:
     inner: tuple[slice, slice]
     outer: tuple[slice, slice]
     crop: tuple[slice, slice]
+    index: tuple[int, int] = (0, 0)
 
 
 def tiles(shape, size: int = TILE, halo: int = 0, *, mask=None):
@@ -75,13 +77,22 @@ def tiles(shape, size: int = TILE, halo: int = 0, *, mask=None):
             a0, b0 = max(0, r - halo), max(0, c - halo)
             a1, b1 = min(h, r1 + halo), min(w, c1 + halo)
             out.append(Tile((slice(r, r1), slice(c, c1)), (slice(a0, a1), slice(b0, b1)),
-                            (slice(r - a0, r1 - a0), slice(c - b0, c1 - b0))))
+                            (slice(r - a0, r1 - a0), slice(c - b0, c1 - b0)), (i, j)))
     return out
 
 
 def tile_grid(shape, size: int = TILE) -> tuple[int, int]:
     """Number of tile rows and columns :func:`tiles` makes for `shape`."""
     return -(-int(shape[0]) // size), -(-int(shape[1]) // size)
+
+
+def tile_boxes(boxes: np.ndarray, shape, size: int = TILE) -> np.ndarray:
+    """Which tiles overlap any of the (top, left, bottom, right) `boxes` ((k, 4), bottom and right exclusive)."""
+    grid = np.zeros(tile_grid(shape, size), bool)
+    for top, left, bottom, right in np.asarray(boxes, np.int64).reshape(-1, 4):
+        if bottom > top and right > left:
+            grid[top // size:(bottom - 1) // size + 1, left // size:(right - 1) // size + 1] = True
+    return grid
 
 
 def tile_any(mask: np.ndarray, size: int = TILE, grow: int = 0) -> np.ndarray:
@@ -130,7 +141,7 @@ def median_blur_u8(image: np.ndarray, ksize: int, *, levels: int = 4, block: int
         raise ValueError(f"ksize must be odd and >= 3, got {ksize}")
     image = np.ascontiguousarray(image)
     need = ksize * ksize // 2 + 1
-    out = np.zeros_like(image)
+    out = np.zeros(image.shape, np.uint8)
     busy = None
     for t in range(1, levels + 1):
         above = (image >= t).view(np.uint8)
@@ -202,11 +213,17 @@ class Components:
         return out
 
     def touching(self, anchor: np.ndarray, *, min_area: int = 0, min_extent: int = 0) -> np.ndarray:
-        """(n,) bool: the components that touch `anchor`, or (when `min_area`
-        or `min_extent` is set) are at least `min_area` pixels *and*
-        `min_extent` pixels long. The background is False."""
-        keep = np.zeros(self.n, bool)
-        keep[self.labels[np.asarray(anchor, bool) & self._cand]] = True
+        """(n,) bool: the components that touch `anchor` ((h, w) bool), or
+        (when `min_area` or `min_extent` is set) are at least `min_area`
+        pixels *and* `min_extent` pixels long. The background is False."""
+        touched = np.zeros(self.n, bool)
+        touched[self.labels[np.asarray(anchor, bool) & self._cand]] = True
+        return self.keep(touched, min_area=min_area, min_extent=min_extent)
+
+    def keep(self, touched: np.ndarray, *, min_area: int = 0, min_extent: int = 0) -> np.ndarray:
+        """:meth:`touching` from a (n,) bool of the labels an anchor touches
+        (for anchors gathered piece by piece)."""
+        keep = np.array(touched, bool)
         if min_area > 0 or min_extent > 0:
             big = self.area >= max(min_area, 1)
             if min_extent > 0 and big.any():

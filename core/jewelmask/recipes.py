@@ -29,7 +29,7 @@ from .detail import (
     plate_alpha,
 )
 from .dtypes import as_float_image
-from .fastops import components, tile_any, tiles
+from .fastops import components, tile_any, tile_boxes, tiles
 from .refine import RefineSettings, refine_edge
 
 __all__ = ["RECIPES", "DEFAULT_RECIPE", "PRESETS", "AutoSettings", "RecipeSettings",
@@ -261,39 +261,51 @@ def _detail(rgb, ai, plate, box, cfg: AutoSettings, out: np.ndarray) -> dict:
         weak[t.inner] = w | (lt > line_weak_at)
     core = a_ai >= 0.5
     # detail: evidence connected (through weak evidence) to the AI core or to
-    # long strong structures of its own
-    seeds = strong & (cv2.dilate(core.view(np.uint8), _disk(2)) > 0)
-    # structures apart from the core count when long and when the AI's
-    # global look saw at least a trace of them (veins in marble, fibres in
-    # linen and hairs are long too, and the AI ignores them)
-    hint = strong & (a_ai > 0.03)
+    # long strong structures of its own. The anchors are gathered per tile,
+    # where there is some AI core or trace (elsewhere they are empty).
     comp = components(weak)
-    keep = (comp.touching(seeds | (strong & core), min_area=80, min_extent=40)
-            & comp.touching(seeds | hint | (strong & core))
-            & comp.touching(strong))
-    linked = keep[comp.labels]
-    del comp, seeds, hint, strong, weak
+    touched = np.zeros((3, comp.n), bool)
+    touched[2, comp.labels[strong]] = True
+    for t in tiles(shape, halo=2, mask=tile_any(core, grow=2) | tile_any(a_ai > 0.03)):
+        labels, s, c = comp.labels[t.inner], strong[t.inner], core[t.inner]
+        seeds = s & (cv2.dilate(core[t.outer].view(np.uint8), _disk(2))[t.crop] > 0)
+        # structures apart from the core count when long and when the AI's
+        # global look saw at least a trace of them (veins in marble, fibres in
+        # linen and hairs are long too, and the AI ignores them)
+        hint = s & (a_ai[t.inner] > 0.03)
+        touched[0, labels[seeds | (s & c)]] = True
+        touched[1, labels[seeds | hint | (s & c)]] = True
+    keep = (comp.keep(touched[0], min_area=80, min_extent=40)
+            & comp.keep(touched[1])
+            & comp.keep(touched[2]))
     # the rest is local: where there is linked detail, and around the AI's
     # core (its edge, and the rims of the gaps opened in it)
-    active = tile_any(linked) | tile_any(core, grow=16)
+    near_core = tile_any(core, grow=16)
+    active = near_core | tile_boxes(comp.bbox(keep)[keep], shape)
     pa = np.zeros(shape, np.float32)
     a_faint = np.zeros(shape, np.float32)
+    linked = np.zeros(shape, bool)
     wired = np.zeros(shape, bool)  # linked & line_strong
+    done = []
     for t in tiles(shape, halo=8, mask=active):
+        lk = keep[comp.labels[t.outer]]
+        if not (near_core[t.index] or lk[t.crop].any()):
+            continue
+        done.append(t)
         d = diff.crop(t.outer)
         p = plate_alpha(d, min_contrast=cfg.min_contrast, keep_shadows=cfg.keep_shadows)
         core_t = core[t.outer].view(np.uint8)
         # outside the AI core, detail must have crisp edges nearby: mirror
         # reflections on glossy sweeps and soft shadows are blurred copies
         crisp = cv2.dilate((d.sharp > cfg.crisp_k * d.noise).view(np.uint8), _disk(2)) > 0
-        linked_t = linked[t.outer] & (crisp | (cv2.dilate(core_t, _disk(1)) > 0))
+        lk &= crisp | (cv2.dilate(core_t, _disk(1)) > 0)
         # coverage on a faint line: how close to the line's own peak
         le_t = le[t.outer]
         lmax = cv2.dilate(le_t, np.ones((5, 5), np.uint8))
         a_line = np.clip((le_t - med) / np.maximum(lmax - med, 1e-3), 0, 1) ** 2
         a_faint[t.inner] = np.where(le_t > line_weak_at, a_line, 0.0)[t.crop]
-        linked[t.inner] = linked_t[t.crop]
-        wired[t.inner] = (linked_t & (le_t > line_strong_at))[t.crop]
+        linked[t.inner] = lk[t.crop]
+        wired[t.inner] = (lk & (le_t > line_strong_at))[t.crop]
         pa[t.inner] = p[t.crop]
     # chains: long confirmed lines, measured on the full difference too
     H, W = ai.shape
@@ -308,7 +320,7 @@ def _detail(rgb, ai, plate, box, cfg: AutoSettings, out: np.ndarray) -> dict:
         ridge = chain & (lt >= 0.9 * cv2.dilate(lt, np.ones((3, 3), np.uint8)))
     detail = np.zeros(shape, np.float32)
     bulk = np.zeros(shape, np.float32)
-    for t in tiles(shape, halo=2, mask=active):
+    for t in done:
         a_line = a_faint[t.inner] if a_chain is None else np.maximum(a_faint[t.inner], a_chain[t.inner])
         detail[t.inner] = np.where(linked[t.inner], np.maximum(pa[t.inner], a_line), 0.0)
         # bulk: the AI's core, eroded so its soft edge is replaced by plate alpha
@@ -321,7 +333,7 @@ def _detail(rgb, ai, plate, box, cfg: AutoSettings, out: np.ndarray) -> dict:
                            min_area=cfg.gap_min_area, min_delta=cfg.min_delta * 0.75)
     else:
         opened = bulk
-    for t in tiles(shape, mask=active):
+    for t in done:
         o = np.maximum(opened[t.inner], detail[t.inner])
         if cfg.open_gaps:
             # the detail may not refill what was reopened, except along a strong
