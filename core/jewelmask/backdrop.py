@@ -121,11 +121,12 @@ def _upsample(small: np.ndarray, shape, box=None) -> np.ndarray:
 
 
 class _PlateColumns:
-    """``plate.lab(box)[index]`` for tiles visited column strip by column
-    strip, without the whole box at full resolution: where ``plate.lab``
-    resizes the whole frame, the horizontal pass is done once and the
-    vertical one per strip (equal up to float rounding, about 1e-7
-    relative); where it remaps, each tile is remapped alone (equal)."""
+    """``plate.lab(box)[index]`` as three planes (L, a*, b*), for tiles
+    visited column strip by column strip, without the whole box at full
+    resolution: where ``plate.lab`` resizes the whole frame, the horizontal
+    pass is done once and the vertical one per strip (equal up to float
+    rounding, about 1e-7 relative); where it remaps, each tile is remapped
+    alone (equal)."""
 
     def __init__(self, plate: Plate, box):
         self.plate, self.box = plate, box
@@ -134,20 +135,20 @@ class _PlateColumns:
         self.resize = (r1 - r0) * (c1 - c0) > 0.5 * H * W  # as _upsample decides
         if self.resize:
             h = plate.lab_small.shape[0]
-            self.across = cv2.resize(plate.lab_small, (W, h), interpolation=cv2.INTER_LINEAR)
-        self.cols, self.strip = None, None
+            self.across = cv2.split(cv2.resize(plate.lab_small, (W, h), interpolation=cv2.INTER_LINEAR))
+        self.cols, self.strips = None, None
 
-    def __call__(self, index) -> np.ndarray:
+    def __call__(self, index) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         rows, cols = index
         r0, c0 = self.box[:2]
         if not self.resize:
-            return self.plate.lab((r0 + rows.start, c0 + cols.start, r0 + rows.stop, c0 + cols.stop))
+            return cv2.split(self.plate.lab((r0 + rows.start, c0 + cols.start, r0 + rows.stop, c0 + cols.stop)))
         if self.cols != (cols.start, cols.stop):
             a, b = c0 + cols.start, c0 + cols.stop
-            self.strip = cv2.resize(np.ascontiguousarray(self.across[:, a:b]), (b - a, self.plate.shape[0]),
-                                    interpolation=cv2.INTER_LINEAR)
+            self.strips = [cv2.resize(np.ascontiguousarray(x[:, a:b]), (b - a, self.plate.shape[0]),
+                                      interpolation=cv2.INTER_LINEAR) for x in self.across]
             self.cols = (cols.start, cols.stop)
-        return self.strip[r0 + rows.start:r0 + rows.stop]
+        return tuple(x[r0 + rows.start:r0 + rows.stop] for x in self.strips)
 
 
 def _norm_conv(values: np.ndarray, weight: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
@@ -359,9 +360,9 @@ def _difference(rgb, plate, box, *, sharp_sigma: float = 2.0, shadow_size: int =
 
 
 def _difference_tile(lab, pl, sharp_sigma, shadow_size, wanted) -> dict:
-    """The difference maps of one tile (Lab image and plate, (h, w, 3) float32)."""
+    """The difference maps of one tile: Lab image (h, w, 3) and plate planes (3 x (h, w)), float32."""
     L, A, B = cv2.split(lab)
-    pL, pA, pB = cv2.split(pl)
+    pL, pA, pB = pl
     dL, dA, dB = L - pL, A - pA, B - pB
     out = {}
     if "total" in wanted:
