@@ -121,12 +121,12 @@ def _upsample(small: np.ndarray, shape, box=None) -> np.ndarray:
 
 
 class _PlateColumns:
-    """``plate.lab(box)[index]`` as three planes (L, a*, b*), for tiles
-    visited column strip by column strip, without the whole box at full
-    resolution: where ``plate.lab`` resizes the whole frame, the horizontal
-    pass is done once and the vertical one per strip (equal up to float
-    rounding, about 1e-7 relative); where it remaps, each tile is remapped
-    alone (equal)."""
+    """``plate.lab(box)[index]`` as three planes (L, a*, b*) and
+    ``plate.noise(box)[index]``, for tiles visited column strip by column
+    strip, without the whole box at full resolution: where ``plate.lab``
+    resizes the whole frame, the horizontal pass is done once and the
+    vertical one per strip (equal up to float rounding, about 1e-7
+    relative); where it remaps, each tile is remapped alone (equal)."""
 
     def __init__(self, plate: Plate, box):
         self.plate, self.box = plate, box
@@ -135,18 +135,24 @@ class _PlateColumns:
         self.resize = (r1 - r0) * (c1 - c0) > 0.5 * H * W  # as _upsample decides
         if self.resize:
             h = plate.lab_small.shape[0]
-            self.across = cv2.split(cv2.resize(plate.lab_small, (W, h), interpolation=cv2.INTER_LINEAR))
+            self.across = list(cv2.split(cv2.resize(plate.lab_small, (W, h), interpolation=cv2.INTER_LINEAR)))
+            self.across.append(cv2.resize(plate.noise_small, (W, h), interpolation=cv2.INTER_LINEAR))
         self.cols, self.strips = None, None
 
-    def __call__(self, index) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def __call__(self, index) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """L, a*, b* and noise in `index` (a pair of slices of the box)."""
         rows, cols = index
         r0, c0 = self.box[:2]
         if not self.resize:
-            return cv2.split(self.plate.lab((r0 + rows.start, c0 + cols.start, r0 + rows.stop, c0 + cols.stop)))
+            sub = (r0 + rows.start, c0 + cols.start, r0 + rows.stop, c0 + cols.stop)
+            return (*cv2.split(self.plate.lab(sub)), self.plate.noise(sub))
         if self.cols != (cols.start, cols.stop):
             a, b = c0 + cols.start, c0 + cols.stop
-            self.strips = [cv2.resize(np.ascontiguousarray(x[:, a:b]), (b - a, self.plate.shape[0]),
-                                      interpolation=cv2.INTER_LINEAR) for x in self.across]
+            H = self.plate.shape[0]
+            if self.strips is None or self.strips[0].shape != (H, b - a):
+                self.strips = [np.empty((H, b - a), np.float32) for _ in range(4)]  # reused strip to strip
+            for x, dst in zip(self.across, self.strips):
+                cv2.resize(np.ascontiguousarray(x[:, a:b]), (b - a, H), dst=dst, interpolation=cv2.INTER_LINEAR)
             self.cols = (cols.start, cols.stop)
         return tuple(x[r0 + rows.start:r0 + rows.stop] for x in self.strips)
 
@@ -326,7 +332,7 @@ def _difference(rgb, plate, box, *, sharp_sigma: float = 2.0, shadow_size: int =
     """:func:`backdrop_difference` for an image already in :func:`rgb01` form, in a box, tile by tile."""
     r0, c0, r1, c1 = box
     h, w = r1 - r0, c1 - c0
-    maps = {name: np.empty((h, w), np.float32) for name in fields if name != "noise"}
+    maps = {name: np.empty((h, w), np.float32) for name in fields}
     # the pixel grain is measured on the sharp part at a regular grid of the box
     step = max(1, int(np.sqrt(h * w / 250_000)))
     samples = []
@@ -337,7 +343,9 @@ def _difference(rgb, plate, box, *, sharp_sigma: float = 2.0, shadow_size: int =
     for t in sorted(tiles((h, w), halo=halo), key=lambda t: (t.inner[1].start, t.inner[0].start)):
         a0, b0 = t.outer[0].start, t.outer[1].start
         lab = cv2.cvtColor(rgb[t.outer], cv2.COLOR_RGB2Lab)
-        vals = _difference_tile(lab, plate_at(t.outer), sharp_sigma, shadow_size, maps)
+        *pl, noise = plate_at(t.outer)
+        vals = _difference_tile(lab, pl, sharp_sigma, shadow_size, maps)
+        vals["noise"] = noise
         for name, v in vals.items():
             if name in maps:
                 maps[name][t.inner] = v[t.crop]
@@ -351,12 +359,10 @@ def _difference(rgb, plate, box, *, sharp_sigma: float = 2.0, shadow_size: int =
     # grain of the photo (sensor noise, JPEG) is measured here, robustly, from
     # the sharp part over the whole box (the jewelry is a minority of it)
     grain = 1.25 * float(np.median(np.concatenate(samples)))
-    noise = None
-    if "noise" in fields:
-        noise = plate.noise(box)
-        np.maximum(noise, grain, out=noise)
+    if "noise" in maps:
+        np.maximum(maps["noise"], grain, out=maps["noise"])
     return BackdropDifference(maps.get("total"), maps.get("effective"), maps.get("chroma"),
-                              maps.get("lightness"), maps.get("sharp"), noise)
+                              maps.get("lightness"), maps.get("sharp"), maps.get("noise"))
 
 
 def _difference_tile(lab, pl, sharp_sigma, shadow_size, wanted) -> dict:

@@ -657,28 +657,38 @@ def _open_gaps(alpha, diff, target, k_noise, min_area, max_texture, min_delta, t
     return out
 
 
-def _outside_texture(alpha: np.ndarray, diff: BackdropDifference) -> float | None:
+def _outside_texture(alpha: np.ndarray, diff: BackdropDifference, part=None) -> float | None:
     """The backdrop's own sharp difference, in units of its scatter, outside the mask.
 
     The median of ``sharp / max(noise, 0.5)`` over every k-th pixel with
     ``alpha <= 0.05`` in row order (k from their count: about 200,000 of
     them at most), or None when there are fewer than 1000: the same sample
     as indexing the whole frame, gathered band by band without full-size
-    temporaries.
+    temporaries. With `part` (r0, c0, r1, c1), `alpha` covers only that
+    part of the frame of `diff` and is 0 elsewhere.
     """
-    h, w = alpha.shape
-    bands = [np.s_[r:r + TILE] for r in range(0, h, TILE)]
-    counts = [int(np.count_nonzero(alpha[b] <= 0.05)) for b in bands]
+    h, w = diff.sharp.shape
+    r0, c0, r1, c1 = (0, 0, h, w) if part is None else part
+
+    def outside(r):  # the band's pixels outside the mask
+        band = np.ones((min(h, r + TILE) - r, w), bool)
+        a, b = max(r, r0), min(r + TILE, r1)
+        if a < b and c0 < c1:
+            band[a - r:b - r, c0:c1] = alpha[a - r0:b - r0] <= 0.05
+        return band
+
+    bands = range(0, h, TILE)
+    counts = [int(np.count_nonzero(outside(r))) for r in bands]
     total = sum(counts)
     if total < 1000:
         return None
     step = max(1, total // 200_000)
     values, seen = [], 0
-    for b, count in zip(bands, counts):
+    for r, count in zip(bands, counts):
         if count:
-            idx = np.flatnonzero(alpha[b] <= 0.05)[(-seen) % step::step]
+            idx = np.flatnonzero(outside(r))[(-seen) % step::step]
             rr, cc = np.divmod(idx, w)
-            rr += b.start
+            rr += r
             values.append(diff.sharp[rr, cc] / np.maximum(diff.noise[rr, cc], 0.5))
             seen += count
     return float(np.median(np.concatenate(values)))

@@ -96,20 +96,77 @@ def tile_boxes(boxes: np.ndarray, shape, size: int = TILE) -> np.ndarray:
 
 
 def tile_any(mask: np.ndarray, size: int = TILE, grow: int = 0) -> np.ndarray:
-    """Which tiles hold a True pixel of `mask`, or one within `grow` pixels of them.
+    """Which tiles hold a True pixel of `mask`, or one within `grow` pixels
+    of them (Chebyshev distance, as a square dilation).
 
     Returns a (ceil(h / size), ceil(w / size)) bool array for :func:`tiles`.
     """
+    if grow > size:
+        raise ValueError(f"grow must be at most the tile size {size}, got {grow}")
     h, w = mask.shape
-    m = np.ascontiguousarray(mask, dtype=bool).view(np.uint8)
-    if grow > 0:
-        m = cv2.dilate(m, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8))
     gh, gw = tile_grid(mask.shape, size)
-    if (gh * size, gw * size) != (h, w):
-        padded = np.zeros((gh * size, gw * size), np.uint8)
-        padded[:h, :w] = m
-        m = padded
-    return m.reshape(gh, size, gw, size).max(axis=(1, 3)) > 0
+    m = np.asarray(mask, dtype=bool)
+    grid = _pool_any(m, size)
+    if grow <= 0:
+        return grid
+    out = grid.copy()
+    # a pixel within `grow` of a tile edge reaches the neighbour across it
+    # (and, near a corner, the diagonal one)
+    near = np.zeros((3, 3, gh, gw), bool)  # [dr + 1, dc + 1]: reaches tile (i + dr, j + dc)
+    for dr, rows in ((-1, lambda i: np.s_[i * size:i * size + grow]), (0, None),
+                     (1, lambda i: np.s_[max(i * size, min(h, (i + 1) * size) - grow):min(h, (i + 1) * size)])):
+        for dc, cols in ((-1, lambda j: np.s_[j * size:j * size + grow]), (0, None),
+                         (1, lambda j: np.s_[max(j * size, min(w, (j + 1) * size) - grow):min(w, (j + 1) * size)])):
+            if dr == 0 and dc == 0:
+                continue
+            for i in range(gh):
+                if not grid[i].any():
+                    continue
+                band = m[rows(i)] if rows else m[i * size:(i + 1) * size]
+                if cols is None:
+                    near[dr + 1, dc + 1, i] = _pool_any(band, size, rows_pool=False)
+                else:
+                    for j in np.flatnonzero(grid[i]):
+                        near[dr + 1, dc + 1, i, j] = band[:, cols(j)].any()
+    for dr in (-1, 0, 1):
+        for dc in (-1, 0, 1):
+            src = near[dr + 1, dc + 1]
+            i0, i1 = max(0, -dr), gh - max(0, dr)
+            j0, j1 = max(0, -dc), gw - max(0, dc)
+            out[i0 + dr:i1 + dr, j0 + dc:j1 + dc] |= src[i0:i1, j0:j1]
+    return out
+
+
+def _pool_any(m: np.ndarray, size: int, rows_pool: bool = True) -> np.ndarray:
+    """any() over size x size tiles (or, with rows_pool False, over size-wide column runs of all rows)."""
+    h, w = m.shape
+    gw = -(-w // size)
+    cols = m.any(axis=0) if not rows_pool else None
+    if not rows_pool:
+        padded = np.zeros(gw * size, bool)
+        padded[:w] = cols
+        return padded.reshape(gw, size).any(axis=1)
+    gh = -(-h // size)
+    out = np.zeros((gh, gw), bool)
+    for i in range(gh):
+        band = m[i * size:(i + 1) * size].any(axis=0)
+        padded = np.zeros(gw * size, bool)
+        padded[:w] = band
+        out[i] = padded.reshape(gw, size).any(axis=1)
+    return out
+
+
+def tile_max(values: np.ndarray, size: int = TILE) -> np.ndarray:
+    """Largest value per tile, (ceil(h / size), ceil(w / size)), without a full-size temporary."""
+    h, w = values.shape
+    gh, gw = tile_grid(values.shape, size)
+    out = np.empty((gh, gw), values.dtype)
+    for i in range(gh):
+        band = values[i * size:(i + 1) * size].max(axis=0)
+        padded = np.full(gw * size, band.min(), values.dtype)
+        padded[:w] = band
+        out[i] = padded.reshape(gw, size).max(axis=1)
+    return out
 
 
 def median_blur_u8(image: np.ndarray, ksize: int, *, levels: int = 4, block: int = 64) -> np.ndarray:

@@ -21,6 +21,7 @@ from .detail import (
     ColourSettings,
     _disk,
     _evidence,
+    _outside_texture,
     channel_mask,
     colour_range_mask,
     keep_connected,
@@ -29,7 +30,7 @@ from .detail import (
     plate_alpha,
 )
 from .dtypes import as_float_image
-from .fastops import components, tile_any, tile_boxes, tiles
+from .fastops import TILE, components, tile_any, tile_boxes, tile_max, tiles
 from .refine import RefineSettings, refine_edge
 
 __all__ = ["RECIPES", "DEFAULT_RECIPE", "PRESETS", "AutoSettings", "RecipeSettings",
@@ -203,38 +204,38 @@ def _auto(image, *, settings, progress, ai, brush, maps: bool) -> dict:
         report(1.0)
         return stages
     r0, c0, r1, c1 = box
-    parts = _detail(rgb, ai, plate, box, cfg, out=alpha[r0:r1, c0:c1])
-    ridge = parts.pop("ridge")
-    stages.update(combined=alpha, alpha=alpha, box=box)
-    if maps:
-        for name, x in parts.items():
-            m = np.zeros((H, W), np.float32)
-            m[r0:r1, c0:c1] = x
-            stages[name] = m
+    full = {name: np.zeros((H, W), np.float32) for name in ("detail", "bulk", "gaps_opened")} if maps else {}
+    ridge = _detail(rgb, ai, plate, box, cfg, out=alpha[r0:r1, c0:c1],
+                    maps={name: m[r0:r1, c0:c1] for name, m in full.items()} if maps else None)
+    stages.update(full, combined=alpha, alpha=alpha, box=box)
     if settings.refine is not None:
         report(0.9)
         refined = _refine(rgb, alpha, plate, settings.refine, brush)
-        if ridge is not None:
-            # the middle line of a chain keeps at least half (as refine's
-            # keep_thin does for structures narrower than 7 px)
-            keep = np.zeros((H, W), bool)
-            keep[r0:r1, c0:c1] = ridge & (alpha[r0:r1, c0:c1] >= 0.5)
-            refined[keep] = np.maximum(refined[keep], 0.5)
+        # the middle line of a chain keeps at least half (as refine's
+        # keep_thin does for structures narrower than 7 px)
+        for (rows, cols), line in ridge:
+            at = np.s_[r0 + rows.start:r0 + rows.stop, c0 + cols.start:c0 + cols.stop]
+            keep = line & (alpha[at] >= 0.5)
+            refined[at][keep] = np.maximum(refined[at][keep], 0.5)
         stages["alpha"] = refined
     report(1.0)
     return stages
 
 
-def _detail(rgb, ai, plate, box, cfg: AutoSettings, out: np.ndarray) -> dict:
-    """The detail steps of ``auto`` in `box`: writes the mask into `out` (the
-    box of the result) and returns the box's ``detail``, ``bulk`` and
-    ``gaps_opened`` maps.
+def _detail(rgb, ai, plate, box, cfg: AutoSettings, out: np.ndarray, maps: dict | None = None) -> list:
+    """The detail steps of ``auto`` in `box`.
+
+    Writes the mask into `out` (the box of the result) and, when `maps` is
+    given, the ``detail``, ``bulk`` and ``gaps_opened`` maps into its
+    (box-sized, zero) arrays. Returns the middle lines of chains that refine
+    must keep at half, as a list of (pair of slices of the box, (h, w) bool).
 
     The per-pixel maps the rules need everywhere (the difference from the
     plate, line energy, evidence) are made in tiles over the whole box; the
-    rest (coverage, crisp edges, line coverage, the AI core's edge) only in
-    the tiles that hold linked detail or the AI's core. The connected
-    structures and the gaps are found on the whole box.
+    rest (coverage, crisp edges, line coverage, the AI core's edge, the
+    chains' coverage) only in the tiles that hold linked detail or the AI's
+    core. The connected structures are found on the whole box, the gaps in
+    the part of it around the AI's core.
     """
     r0, c0, r1, c1 = box
     a_ai = ai[r0:r1, c0:c1]
@@ -266,7 +267,7 @@ def _detail(rgb, ai, plate, box, cfg: AutoSettings, out: np.ndarray) -> dict:
     comp = components(weak)
     touched = np.zeros((3, comp.n), bool)
     touched[2, comp.labels[strong]] = True
-    for t in tiles(shape, halo=2, mask=tile_any(core, grow=2) | tile_any(a_ai > 0.03)):
+    for t in tiles(shape, halo=2, mask=tile_any(core, grow=2) | (tile_max(a_ai) > 0.03)):
         labels, s, c = comp.labels[t.inner], strong[t.inner], core[t.inner]
         seeds = s & (cv2.dilate(core[t.outer].view(np.uint8), _disk(2))[t.crop] > 0)
         # structures apart from the core count when long and when the AI's
@@ -279,70 +280,115 @@ def _detail(rgb, ai, plate, box, cfg: AutoSettings, out: np.ndarray) -> dict:
             & comp.keep(touched[1])
             & comp.keep(touched[2]))
     # the rest is local: where there is linked detail, and around the AI's
-    # core (its edge, and the rims of the gaps opened in it)
+    # core (its edge, and the rims of the gaps opened in it: all within 16 px)
     near_core = tile_any(core, grow=16)
     active = near_core | tile_boxes(comp.bbox(keep)[keep], shape)
-    pa = np.zeros(shape, np.float32)
-    a_faint = np.zeros(shape, np.float32)
-    linked = np.zeros(shape, bool)
-    wired = np.zeros(shape, bool)  # linked & line_strong
-    done = []
+    part = _span(near_core, shape)  # the part of the box where bulk and its gaps can be
+    pa = np.zeros((part[2] - part[0], part[3] - part[1]), np.float32)
+    bulk = np.zeros(pa.shape, np.float32)
+    wired = np.zeros(shape, bool) if cfg.wire_extent else None  # linked & line_strong
+    local = {}
     for t in tiles(shape, halo=8, mask=active):
-        lk = keep[comp.labels[t.outer]]
-        if not (near_core[t.index] or lk[t.crop].any()):
+        linked = keep[comp.labels[t.outer]]
+        if not (near_core[t.index] or linked[t.crop].any()):
             continue
-        done.append(t)
         d = diff.crop(t.outer)
         p = plate_alpha(d, min_contrast=cfg.min_contrast, keep_shadows=cfg.keep_shadows)
         core_t = core[t.outer].view(np.uint8)
-        # outside the AI core, detail must have crisp edges nearby: mirror
-        # reflections on glossy sweeps and soft shadows are blurred copies
-        crisp = cv2.dilate((d.sharp > cfg.crisp_k * d.noise).view(np.uint8), _disk(2)) > 0
-        lk &= crisp | (cv2.dilate(core_t, _disk(1)) > 0)
-        # coverage on a faint line: how close to the line's own peak
-        le_t = le[t.outer]
-        lmax = cv2.dilate(le_t, np.ones((5, 5), np.uint8))
-        a_line = np.clip((le_t - med) / np.maximum(lmax - med, 1e-3), 0, 1) ** 2
-        a_faint[t.inner] = np.where(le_t > line_weak_at, a_line, 0.0)[t.crop]
-        linked[t.inner] = lk[t.crop]
-        wired[t.inner] = (lk & (le_t > line_strong_at))[t.crop]
-        pa[t.inner] = p[t.crop]
+        here = local[t.index] = {"tile": t, "pa": p[t.crop]}
+        if linked[t.crop].any():
+            # outside the AI core, detail must have crisp edges nearby: mirror
+            # reflections on glossy sweeps and soft shadows are blurred copies
+            crisp = cv2.dilate((d.sharp > cfg.crisp_k * d.noise).view(np.uint8), _disk(2)) > 0
+            linked &= crisp | (cv2.dilate(core_t, _disk(1)) > 0)
+            # coverage on a faint line: how close to the line's own peak
+            le_t = le[t.outer]
+            lmax = cv2.dilate(le_t, np.ones((5, 5), np.uint8))
+            a_line = np.clip((le_t - med) / np.maximum(lmax - med, 1e-3), 0, 1) ** 2
+            here.update(linked=linked[t.crop], faint=np.where(le_t > line_weak_at, a_line, 0.0)[t.crop],
+                        wired=(linked & (le_t > line_strong_at))[t.crop])
+            if wired is not None:
+                wired[t.inner] = here["wired"]
+        if near_core[t.index]:
+            # bulk: the AI's core, eroded so its soft edge is replaced by plate alpha
+            inner = cv2.erode(core_t, _disk(2)) > 0
+            band = (cv2.dilate(core_t, _disk(2)) > 0) & ~inner
+            at = _within(t.inner, part)
+            bulk[at] = np.where(inner, 1.0, np.where(band, p, 0.0))[t.crop]
+            pa[at] = p[t.crop]
     # chains: long confirmed lines, measured on the full difference too
     H, W = ai.shape
-    chain = _long(wired, cfg.wire_extent * max(H, W)) if cfg.wire_extent else None
-    a_chain = ridge = None
-    if chain is not None and chain.any():
-        lt = line_energy(diff.total, length=cfg.line_length)
-        med_t = float(np.median(lt[::step, ::step]))
-        lmax_t = cv2.dilate(lt, np.ones((5, 5), np.uint8))
-        a_t = np.clip((lt - med_t) / np.maximum(lmax_t - med_t, 1e-3), 0, 1) ** 2
-        a_chain = np.where(chain, a_t, 0.0)
-        ridge = chain & (lt >= 0.9 * cv2.dilate(lt, np.ones((3, 3), np.uint8)))
-    detail = np.zeros(shape, np.float32)
-    bulk = np.zeros(shape, np.float32)
-    for t in done:
-        a_line = a_faint[t.inner] if a_chain is None else np.maximum(a_faint[t.inner], a_chain[t.inner])
-        detail[t.inner] = np.where(linked[t.inner], np.maximum(pa[t.inner], a_line), 0.0)
-        # bulk: the AI's core, eroded so its soft edge is replaced by plate alpha
-        core_t = core[t.outer].view(np.uint8)
-        inner = cv2.erode(core_t, _disk(2)) > 0
-        band = (cv2.dilate(core_t, _disk(2)) > 0) & ~inner
-        bulk[t.inner] = np.where(inner, 1.0, np.where(band, pa[t.outer], 0.0))[t.crop]
+    chain = lt = med_t = None
+    if wired is not None and wired.any():
+        lines = components(wired)
+        b = lines.bbox()
+        is_chain = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) >= cfg.wire_extent * max(H, W)
+        is_chain[0] = False
+        if is_chain.any():
+            chain = (lines, is_chain)
+            lt = line_energy(diff.total, length=cfg.line_length)
+            med_t = float(np.median(lt[::step, ::step]))
+    ridge = []
+    for here in local.values():
+        if "linked" not in here:
+            continue
+        t = here["tile"]
+        a_line = here["faint"]
+        if chain is not None:
+            lines, is_chain = chain
+            on = is_chain[lines.labels[t.inner]]
+            if on.any():
+                lt_t = lt[t.outer]
+                lmax_t = cv2.dilate(lt_t, np.ones((5, 5), np.uint8))
+                a_t = np.clip((lt_t - med_t) / np.maximum(lmax_t - med_t, 1e-3), 0, 1) ** 2
+                a_line = np.maximum(a_line, np.where(on, a_t[t.crop], 0.0))
+                line = on & (lt_t >= 0.9 * cv2.dilate(lt_t, np.ones((3, 3), np.uint8)))[t.crop]
+                if line.any():
+                    ridge.append((t.inner, line))
+        here["detail"] = np.where(here["linked"], np.maximum(here["pa"], a_line), 0.0)
     if cfg.open_gaps:
-        opened = open_gaps(bulk, diff, coverage=pa, k_noise=cfg.k_noise * 0.75,
-                           min_area=cfg.gap_min_area, min_delta=cfg.min_delta * 0.75)
+        rows, cols = np.s_[part[0]:part[2]], np.s_[part[1]:part[3]]
+        opened = open_gaps(bulk, diff.crop((rows, cols)), coverage=pa, k_noise=cfg.k_noise * 0.75,
+                           min_area=cfg.gap_min_area, min_delta=cfg.min_delta * 0.75,
+                           outside_texture=lambda: _outside_texture(bulk, diff, part))
     else:
         opened = bulk
-    for t in done:
-        o = np.maximum(opened[t.inner], detail[t.inner])
-        if cfg.open_gaps:
-            # the detail may not refill what was reopened, except along a strong
-            # line: a faint wire running by the edge of what the AI filled
-            holes = opened[t.inner] < bulk[t.inner]
-            wire = np.where(wired[t.inner], a_faint[t.inner], 0.0)
-            o[holes] = np.minimum(o[holes], np.maximum(pa[t.inner][holes], wire[holes]))
-        out[t.inner] = o
-    return {"detail": detail, "bulk": bulk, "gaps_opened": opened, "ridge": ridge}
+    for here in local.values():
+        t = here["tile"]
+        o = here.get("detail")
+        if near_core[t.index]:
+            at = _within(t.inner, part)
+            o = np.array(opened[at]) if o is None else np.maximum(opened[at], o)
+            if cfg.open_gaps:
+                # the detail may not refill what was reopened, except along a strong
+                # line: a faint wire running by the edge of what the AI filled
+                holes = opened[at] < bulk[at]
+                wire = np.where(here["wired"], here["faint"], 0.0) if "wired" in here else np.zeros_like(o)
+                o[holes] = np.minimum(o[holes], np.maximum(pa[at][holes], wire[holes]))
+        if o is not None:
+            out[t.inner] = o
+    if maps is not None:
+        for here in local.values():
+            if "detail" in here:
+                maps["detail"][here["tile"].inner] = here["detail"]
+        maps["bulk"][part[0]:part[2], part[1]:part[3]] = bulk
+        maps["gaps_opened"][part[0]:part[2], part[1]:part[3]] = opened
+    return ridge
+
+
+def _within(index, part):
+    """`index` (a pair of slices of the box) relative to `part` (r0, c0, r1, c1)."""
+    rows, cols = index
+    return np.s_[rows.start - part[0]:rows.stop - part[0], cols.start - part[1]:cols.stop - part[1]]
+
+
+def _span(grid: np.ndarray, shape, size: int = TILE) -> tuple[int, int, int, int]:
+    """Pixel box (r0, c0, r1, c1) of the True tiles of `grid` (an empty box at 0 if none)."""
+    rows, cols = np.flatnonzero(grid.any(axis=1)), np.flatnonzero(grid.any(axis=0))
+    if rows.size == 0:
+        return 0, 0, 0, 0
+    return (int(rows[0]) * size, int(cols[0]) * size,
+            min(shape[0], (int(rows[-1]) + 1) * size), min(shape[1], (int(cols[-1]) + 1) * size))
 
 
 def _refine(rgb, alpha, plate, refine, brush):
