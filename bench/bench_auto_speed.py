@@ -12,7 +12,8 @@ and stores it as float32, so both engines see exactly the same AI alpha.
 ``auto_stages(image, ai=cached)["alpha"]`` per scene. ``compare`` prints the
 mean metrics (bench/metrics.py) of both and the per-scene max and mean
 absolute alpha difference. ``time`` times one scene's whole ``auto``
-(AI pass included, model session loaded first) in one process, best of
+(``run_recipe(image, recipe="auto")`` as bench/methods.py calls it: AI pass
+included, model session loaded first) in one process, best of
 ``--repeat``, with the peak resident memory of each call (clear_refs +
 VmHWM, as bench/run.py) and the load average; ``--stages`` adds a
 per-stage profile of the detail steps with the cached AI alpha.
@@ -134,7 +135,7 @@ def _peak_mb():
 
 def cmd_time(args) -> None:
     from jewelmask.models import get_session
-    from jewelmask.recipes import RecipeSettings, auto_stages
+    from jewelmask.recipes import RecipeSettings, run_recipe
 
     import jewelmask
 
@@ -143,13 +144,13 @@ def cmd_time(args) -> None:
     image = ss.image(args.scene)
     settings = RecipeSettings()
     get_session(settings.ai.model)  # the model session first, as a batch or an editor has it
-    auto_stages(np.full((96, 128, 3), 200, np.uint8), settings=settings)
+    run_recipe(np.full((96, 128, 3), 200, np.uint8), recipe="auto", settings=settings)
     walls, peaks = [], []
     for _ in range(args.repeat):
         load = _loadavg()
         _reset_peak()
         t = time.perf_counter()
-        auto_stages(image, settings=settings)
+        run_recipe(image, recipe="auto", settings=settings)
         dt = time.perf_counter() - t
         peak = _peak_mb()
         walls.append(dt)

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import ring_scene
 from jewelmask.backdrop import backdrop_difference, backdrop_plate, rgb01
-from jewelmask.fastops import components, median_blur_u8, tile_any, tile_boxes, tiles
+from jewelmask.fastops import components, median_blur_u8, pmap, tile_any, tile_boxes, tile_max, tiles
 
 
 @pytest.mark.parametrize("shape,size,halo", [((300, 410), 128, 9), ((64, 64), 64, 0), ((5, 700), 256, 3), ((1, 1), 8, 2)])
@@ -23,6 +23,42 @@ def test_tiles_cover_once_and_filters_match_dense(shape, size, halo):
     assert (count == 1).all()
     if halo >= 4:  # equal up to float rounding (OpenCV's SIMD body and scalar tail round differently)
         np.testing.assert_allclose(out, dense, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("grow", [0, 1, 2, 16, 64])
+def test_tile_any_grow_equals_dilating_the_mask(grow):
+    rng = np.random.default_rng(grow)
+    for shape in [(300, 410), (64, 64), (5, 700), (257, 256)]:
+        mask = rng.random(shape) < 0.0015
+        mask[0, 0] = mask[-1, -1] = True  # corners reach the diagonal neighbours
+        dense = cv2.dilate(mask.astype(np.uint8), np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)) > 0
+        gh, gw = -(-shape[0] // 64), -(-shape[1] // 64)
+        padded = np.zeros((gh * 64, gw * 64), bool)
+        padded[:shape[0], :shape[1]] = dense
+        np.testing.assert_array_equal(tile_any(mask, 64, grow), padded.reshape(gh, 64, gw, 64).any(axis=(1, 3)))
+    with pytest.raises(ValueError, match="grow"):
+        tile_any(mask, 64, 65)
+
+
+def test_tile_max():
+    v = np.random.default_rng(0).random((300, 410)).astype(np.float32)
+    got = tile_max(v, 128)
+    assert got.shape == (3, 4)
+    assert got[2, 3] == v[256:, 384:].max() and got[0, 1] == v[:128, 128:256].max()
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_pmap_keeps_order_and_raises(threads):
+    assert pmap(lambda x: x * x, range(20), threads=threads) == [x * x for x in range(20)]
+    assert pmap(lambda x: x, [], threads=threads) == []
+
+    def boom(x):
+        if x == 7:
+            raise RuntimeError("tile 7")
+        return x
+
+    with pytest.raises(RuntimeError, match="tile 7"):
+        pmap(boom, range(10), threads=threads)
 
 
 def test_tile_boxes():

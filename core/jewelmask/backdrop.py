@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from .dtypes import as_float_image
-from .fastops import median_blur_u8, tiles
+from .fastops import THREADS, median_blur_u8, pmap, tiles
 
 __all__ = ["Plate", "backdrop_plate", "BackdropDifference", "backdrop_difference", "to_lab", "norm3"]
 
@@ -158,13 +158,21 @@ class _PlateColumns:
 
 
 def _norm_conv(values: np.ndarray, weight: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
-    """Gaussian normalised convolution: a weighted local mean that ignores weight-0 pixels."""
-    w = cv2.GaussianBlur(weight, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+    """Gaussian normalised convolution: a weighted local mean that ignores weight-0 pixels.
+
+    The wide blurs of the weight and of each channel run on separate threads
+    (OpenCV does not split a small image's blur).
+    """
+    planes = [weight]
     if values.ndim == 3:
-        v = cv2.GaussianBlur(values * weight[..., None], (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
-        return v / np.maximum(w, 1e-6)[..., None], w
-    v = cv2.GaussianBlur(values * weight, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
-    return v / np.maximum(w, 1e-6), w
+        planes += [np.ascontiguousarray(values[..., k]) * weight for k in range(values.shape[2])]
+    else:
+        planes.append(values * weight)
+    w, *v = pmap(lambda x: cv2.GaussianBlur(x, (0, 0), sigma, borderType=cv2.BORDER_REFLECT), planes)
+    norm = np.maximum(w, 1e-6)
+    if values.ndim == 3:
+        return cv2.merge(v) / norm[..., None], w
+    return v[0] / norm, w
 
 
 def backdrop_plate(image, exclude=None, *, work_size: int = 480, smoothness: float = 0.035,
@@ -338,23 +346,32 @@ def _difference(rgb, plate, box, *, sharp_sigma: float = 2.0, shadow_size: int =
     samples = []
     halo = max(gaussian_radius(sharp_sigma), shadow_size // 2)
     rgb = rgb[r0:r1, c0:c1]
-    plate_at = _PlateColumns(plate, box)
-    # column by column, so that the plate is upsampled one column strip at a time
-    for t in sorted(tiles((h, w), halo=halo), key=lambda t: (t.inner[1].start, t.inner[0].start)):
-        a0, b0 = t.outer[0].start, t.outer[1].start
-        lab = cv2.cvtColor(rgb[t.outer], cv2.COLOR_RGB2Lab)
-        *pl, noise = plate_at(t.outer)
-        vals = _difference_tile(lab, pl, sharp_sigma, shadow_size, maps)
-        vals["noise"] = noise
-        for name, v in vals.items():
-            if name in maps:
-                maps[name][t.inner] = v[t.crop]
-        # grid points of the box inside this tile
-        i0, j0 = t.inner[0].start, t.inner[1].start
-        rows = np.arange(-(-i0 // step) * step, t.inner[0].stop, step) - a0
-        cols = np.arange(-(-j0 // step) * step, t.inner[1].stop, step) - b0
-        samples.append(vals["sharp"][np.ix_(rows, cols)].ravel())
-    del plate_at
+    columns = {}
+    for t in tiles((h, w), halo=halo):
+        columns.setdefault(t.index[1], []).append(t)
+
+    def columns_of(strips) -> np.ndarray:
+        # column strip by column strip: each strip's plate is upsampled once
+        plate_at = _PlateColumns(plate, box)
+        samples = [np.zeros(0, np.float32)]
+        for t in (t for strip in strips for t in strip):
+            a0, b0 = t.outer[0].start, t.outer[1].start
+            lab = cv2.cvtColor(rgb[t.outer], cv2.COLOR_RGB2Lab)
+            *pl, noise = plate_at(t.outer)
+            vals = _difference_tile(lab, pl, sharp_sigma, shadow_size, maps)
+            vals["noise"] = noise
+            for name, v in vals.items():
+                if name in maps:
+                    maps[name][t.inner] = v[t.crop]
+            # grid points of the box inside this tile
+            i0, j0 = t.inner[0].start, t.inner[1].start
+            rows = np.arange(-(-i0 // step) * step, t.inner[0].stop, step) - a0
+            cols = np.arange(-(-j0 // step) * step, t.inner[1].stop, step) - b0
+            samples.append(vals["sharp"][np.ix_(rows, cols)].ravel())
+        return np.concatenate(samples)
+
+    strips = list(columns.values())
+    samples = pmap(columns_of, [strips[k::THREADS] for k in range(THREADS)])
     # the plate's scatter is measured at its working resolution; the pixel
     # grain of the photo (sensor noise, JPEG) is measured here, robustly, from
     # the sharp part over the whole box (the jewelry is a minority of it)

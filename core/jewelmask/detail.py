@@ -30,7 +30,7 @@ import numpy as np
 
 from .backdrop import BackdropDifference, Plate, backdrop_difference, backdrop_plate, norm3, rgb01, to_lab
 from .dtypes import as_float_image
-from .fastops import TILE, components, tile_any, tiles
+from .fastops import TILE, components, pmap, tile_any, tiles
 
 __all__ = [
     "METAL_PRESETS",
@@ -163,14 +163,17 @@ def line_energy(values: np.ndarray, *, length: int = 11, orientations: int = 8) 
     values = np.ascontiguousarray(values, np.float32)
     kernels = _line_kernels(length, orientations)
     out = np.empty_like(values)
+
     # in tiles: the eight filtered copies of a tile stay in the cache
-    for t in tiles(values.shape, halo=length // 2):
+    def tile(t):
         v = values[t.outer]
         best = cv2.filter2D(v, -1, kernels[0], borderType=cv2.BORDER_REFLECT)
         e = np.empty_like(best)
         for kern in kernels[1:]:
             np.maximum(best, cv2.filter2D(v, -1, kern, dst=e, borderType=cv2.BORDER_REFLECT), out=best)
         out[t.inner] = best[t.crop]
+
+    pmap(tile, tiles(values.shape, halo=length // 2))
     return out
 
 

@@ -16,13 +16,20 @@ replaces (the tests compare them on small images); only the cost differs.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 
 import cv2
 import numpy as np
 
-__all__ = ["Tile", "tiles", "median_blur_u8", "Components", "components"]
+__all__ = ["Tile", "tiles", "tile_any", "tile_max", "tile_boxes", "pmap", "median_blur_u8",
+           "Components", "components"]
+
+THREADS = max(1, min(2, os.cpu_count() or 1))
+"""Threads :func:`pmap` uses: the tile loops are numpy and OpenCV calls,
+which release the GIL, so two threads use both cores of a small machine."""
 
 TILE = 256
 """Default tile side: a few float32 planes of a tile stay in the L2/L3 cache."""
@@ -79,6 +86,20 @@ def tiles(shape, size: int = TILE, halo: int = 0, *, mask=None):
             out.append(Tile((slice(r, r1), slice(c, c1)), (slice(a0, a1), slice(b0, b1)),
                             (slice(r - a0, r1 - a0), slice(c - b0, c1 - b0)), (i, j)))
     return out
+
+
+def pmap(func, items, threads: int | None = None) -> list:
+    """``[func(x) for x in items]``, on :data:`THREADS` threads (in order).
+
+    For the tile loops: `func` must only write to its own part of shared
+    arrays. An exception in any call is raised here.
+    """
+    items = list(items)
+    threads = THREADS if threads is None else threads
+    if threads <= 1 or len(items) <= 1:
+        return [func(x) for x in items]
+    with ThreadPoolExecutor(min(threads, len(items))) as ex:
+        return list(ex.map(func, items))
 
 
 def tile_grid(shape, size: int = TILE) -> tuple[int, int]:

@@ -30,7 +30,7 @@ from .detail import (
     plate_alpha,
 )
 from .dtypes import as_float_image
-from .fastops import TILE, components, tile_any, tile_boxes, tile_max, tiles
+from .fastops import TILE, components, pmap, tile_any, tile_boxes, tile_max, tiles
 from .refine import RefineSettings, refine_edge
 
 __all__ = ["RECIPES", "DEFAULT_RECIPE", "PRESETS", "AutoSettings", "RecipeSettings",
@@ -254,12 +254,15 @@ def _detail(rgb, ai, plate, box, cfg: AutoSettings, out: np.ndarray, maps: dict 
     line_weak_at = max(med + 0.5 * cfg.line_k * mad, cfg.min_delta * 0.35)
     strong = np.empty(shape, bool)
     weak = np.empty(shape, bool)
-    for t in tiles(shape):
+
+    def evidence(t):
         s, w = _evidence(diff.crop(t.inner), k_noise=cfg.k_noise, min_delta=cfg.min_delta,
                          keep_shadows=cfg.keep_shadows)
         lt = le[t.inner]
         strong[t.inner] = s | (lt > line_strong_at)
         weak[t.inner] = w | (lt > line_weak_at)
+
+    pmap(evidence, tiles(shape))
     core = a_ai >= 0.5
     # detail: evidence connected (through weak evidence) to the AI core or to
     # long strong structures of its own. The anchors are gathered per tile,
@@ -288,10 +291,11 @@ def _detail(rgb, ai, plate, box, cfg: AutoSettings, out: np.ndarray, maps: dict 
     bulk = np.zeros(pa.shape, np.float32)
     wired = np.zeros(shape, bool) if cfg.wire_extent else None  # linked & line_strong
     local = {}
-    for t in tiles(shape, halo=8, mask=active):
+
+    def first(t):
         linked = keep[comp.labels[t.outer]]
         if not (near_core[t.index] or linked[t.crop].any()):
-            continue
+            return
         d = diff.crop(t.outer)
         p = plate_alpha(d, min_contrast=cfg.min_contrast, keep_shadows=cfg.keep_shadows)
         core_t = core[t.outer].view(np.uint8)
@@ -316,6 +320,8 @@ def _detail(rgb, ai, plate, box, cfg: AutoSettings, out: np.ndarray, maps: dict 
             at = _within(t.inner, part)
             bulk[at] = np.where(inner, 1.0, np.where(band, p, 0.0))[t.crop]
             pa[at] = p[t.crop]
+
+    pmap(first, tiles(shape, halo=8, mask=active))
     # chains: long confirmed lines, measured on the full difference too
     H, W = ai.shape
     chain = lt = med_t = None
@@ -329,9 +335,8 @@ def _detail(rgb, ai, plate, box, cfg: AutoSettings, out: np.ndarray, maps: dict 
             lt = line_energy(diff.total, length=cfg.line_length)
             med_t = float(np.median(lt[::step, ::step]))
     ridge = []
-    for here in local.values():
-        if "linked" not in here:
-            continue
+
+    def second(here):
         t = here["tile"]
         a_line = here["faint"]
         if chain is not None:
@@ -346,6 +351,8 @@ def _detail(rgb, ai, plate, box, cfg: AutoSettings, out: np.ndarray, maps: dict 
                 if line.any():
                     ridge.append((t.inner, line))
         here["detail"] = np.where(here["linked"], np.maximum(here["pa"], a_line), 0.0)
+
+    pmap(second, [here for here in local.values() if "linked" in here])
     if cfg.open_gaps:
         rows, cols = np.s_[part[0]:part[2]], np.s_[part[1]:part[3]]
         opened = open_gaps(bulk, diff.crop((rows, cols)), coverage=pa, k_noise=cfg.k_noise * 0.75,
@@ -374,6 +381,12 @@ def _detail(rgb, ai, plate, box, cfg: AutoSettings, out: np.ndarray, maps: dict 
         maps["bulk"][part[0]:part[2], part[1]:part[3]] = bulk
         maps["gaps_opened"][part[0]:part[2], part[1]:part[3]] = opened
     return ridge
+
+
+def _within(index, part):
+    """`index` (a pair of slices of the box) relative to `part` (r0, c0, r1, c1)."""
+    rows, cols = index
+    return np.s_[rows.start - part[0]:rows.stop - part[0], cols.start - part[1]:cols.stop - part[1]]
 
 
 def _within(index, part):
