@@ -9,7 +9,8 @@
 and stores it as float32, so both engines see exactly the same AI alpha.
 ``run`` imports ``jewelmask`` from ``--core`` (e.g. an unpacked copy of main's
 ``core/``; default: whatever ``PYTHONPATH`` gives) in this process and stores
-``auto_stages(image, ai=cached)["alpha"]`` per scene. ``compare`` prints the
+``auto_stages(image, ai=cached)`` per scene (``alpha``, and ``combined``: before
+refine). ``compare`` (``--combined``: before refine) prints the
 mean metrics (bench/metrics.py) of both and the per-scene max and mean
 absolute alpha difference. ``time`` times one scene's whole ``auto``
 (``run_recipe(image, recipe="auto")`` as bench/methods.py calls it: AI pass
@@ -82,9 +83,10 @@ def cmd_run(args) -> None:
     for i in range(n):
         image = ss.image(i)
         t = time.perf_counter()
-        alpha = auto_stages(image, ai=_ai(args.set, i))["alpha"]
+        st = auto_stages(image, ai=_ai(args.set, i))
         total += time.perf_counter() - t
-        np.save(folder / f"{i:03d}.npy", alpha.astype(np.float32))
+        np.save(folder / f"{i:03d}.npy", st["alpha"].astype(np.float32))
+        np.save(folder / f"{i:03d}-combined.npy", st["combined"].astype(np.float32))
     print(f"{args.tag}: {n} scenes, detail steps {total:.1f} s in all (load {_loadavg()})")
 
 
@@ -95,8 +97,9 @@ def cmd_compare(args) -> None:
     ref_dir, new_dir = OUT / "out" / args.ref / args.set, OUT / "out" / args.new / args.set
     rows = {args.ref: [], args.new: []}
     worst = []
+    suffix = "-combined" if args.combined else ""
     for i in range(len(ss)):
-        pr, pn = ref_dir / f"{i:03d}.npy", new_dir / f"{i:03d}.npy"
+        pr, pn = ref_dir / f"{i:03d}{suffix}.npy", new_dir / f"{i:03d}{suffix}.npy"
         if not (pr.exists() and pn.exists()):
             continue
         scene = ss[i]
@@ -142,7 +145,7 @@ def cmd_time(args) -> None:
     print(f"jewelmask from {jewelmask.__file__}")
     ss = _scenes(args.set)
     image = ss.image(args.scene)
-    settings = RecipeSettings()
+    settings = RecipeSettings(refine=None) if args.no_refine else RecipeSettings()
     get_session(settings.ai.model)  # the model session first, as a batch or an editor has it
     run_recipe(np.full((96, 128, 3), 200, np.uint8), recipe="auto", settings=settings)
     walls, peaks = [], []
@@ -196,11 +199,13 @@ def main(argv=None) -> int:
     p.add_argument("--ref", required=True)
     p.add_argument("--new", required=True)
     p.add_argument("--show", type=int, default=8)
+    p.add_argument("--combined", action="store_true", help="compare the stage before refine")
     p = sub.add_parser("time")
     p.add_argument("--set", default="6000")
     p.add_argument("--scene", type=int, default=0)
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--stages", action="store_true")
+    p.add_argument("--no-refine", action="store_true", help="auto without refine (RecipeSettings(refine=None))")
     args = ap.parse_args(argv)
     {"ai": cmd_ai, "run": cmd_run, "compare": cmd_compare, "time": cmd_time}[args.cmd](args)
     return 0

@@ -137,7 +137,8 @@ def _evidence(diff: BackdropDifference, *, k_noise: float, min_delta: float,
     return strong, weak
 
 
-def line_energy(values: np.ndarray, *, length: int = 11, orientations: int = 8) -> np.ndarray:
+def line_energy(values: np.ndarray, *, length: int = 11, orientations: int = 8,
+                out: np.ndarray | None = None) -> np.ndarray:
     """Mean of `values` along short straight segments, the best orientation.
 
     A faint chain is a line: averaging along it keeps its signal and
@@ -151,6 +152,8 @@ def line_energy(values: np.ndarray, *, length: int = 11, orientations: int = 8) 
         Segment length in pixels (odd).
     orientations : int
         Number of directions over 180 degrees.
+    out : (h, w) float32 array, optional
+        Where to write the result (not `values`).
 
     Returns
     -------
@@ -162,7 +165,10 @@ def line_energy(values: np.ndarray, *, length: int = 11, orientations: int = 8) 
         raise ValueError(f"orientations must be >= 2, got {orientations}")
     values = np.ascontiguousarray(values, np.float32)
     kernels = _line_kernels(length, orientations)
-    out = np.empty_like(values)
+    if out is None:
+        out = np.empty_like(values)
+    elif out.shape != values.shape or out.dtype != np.float32 or np.shares_memory(out, values):
+        raise ValueError(f"out must be a float32 array of shape {values.shape} apart from values")
 
     # in tiles: the eight filtered copies of a tile stay in the cache
     def tile(t):

@@ -325,14 +325,17 @@ def _detail(rgb, ai, plate, box, cfg: AutoSettings, out: np.ndarray, maps: dict 
     # chains: long confirmed lines, measured on the full difference too
     H, W = ai.shape
     chain = lt = med_t = None
-    if wired is not None and wired.any():
-        lines = components(wired)
+    span = _span(tile_any(wired), shape) if wired is not None else (0, 0, 0, 0)
+    if span[2] > span[0]:
+        # labelled where the strong lines are
+        lines = components(wired[span[0]:span[2], span[1]:span[3]])
         b = lines.bbox()
         is_chain = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) >= cfg.wire_extent * max(H, W)
         is_chain[0] = False
         if is_chain.any():
             chain = (lines, is_chain)
-            lt = line_energy(diff.total, length=cfg.line_length)
+            # (the line energy of eff is no longer needed: its memory is reused)
+            lt = le if cfg.keep_shadows else line_energy(diff.total, length=cfg.line_length, out=le)
             med_t = float(np.median(lt[::step, ::step]))
     ridge = []
 
@@ -341,8 +344,8 @@ def _detail(rgb, ai, plate, box, cfg: AutoSettings, out: np.ndarray, maps: dict 
         a_line = here["faint"]
         if chain is not None:
             lines, is_chain = chain
-            on = is_chain[lines.labels[t.inner]]
-            if on.any():
+            on = is_chain[lines.labels[_within(t.inner, span)]] if _inside(t.inner, span) else None
+            if on is not None and on.any():
                 lt_t = lt[t.outer]
                 lmax_t = cv2.dilate(lt_t, np.ones((5, 5), np.uint8))
                 a_t = np.clip((lt_t - med_t) / np.maximum(lmax_t - med_t, 1e-3), 0, 1) ** 2
@@ -393,6 +396,12 @@ def _within(index, part):
     """`index` (a pair of slices of the box) relative to `part` (r0, c0, r1, c1)."""
     rows, cols = index
     return np.s_[rows.start - part[0]:rows.stop - part[0], cols.start - part[1]:cols.stop - part[1]]
+
+
+def _inside(index, part) -> bool:
+    """Whether `index` (a pair of slices of the box) lies in `part` (r0, c0, r1, c1)."""
+    rows, cols = index
+    return part[0] <= rows.start and rows.stop <= part[2] and part[1] <= cols.start and cols.stop <= part[3]
 
 
 def _span(grid: np.ndarray, shape, size: int = TILE) -> tuple[int, int, int, int]:
