@@ -362,6 +362,20 @@ def _band(a0, brush, s):
 # --- the colour model -----------------------------------------------------------
 
 
+def _line_dots(I, p, B, F):
+    """Per band pixel, with d = I - B and e = F - B: (d.e, d.d, e.e), float32."""
+    de = np.zeros(p.size, np.float32)
+    dd = np.zeros(p.size, np.float32)
+    ee = np.zeros(p.size, np.float32)
+    for ch in range(3):
+        d = I[..., ch].ravel()[p] - B[:, ch]
+        e = F[:, ch] - B[:, ch]
+        de += d * e
+        dd += d * d
+        ee += e * e
+    return de, dd, ee
+
+
 def _colour_model(I, a0, band, plate, s, fb, rr, cc):
     """New alpha and its confidence at the band pixels (rr, cc) of a crop.
 
@@ -403,27 +417,11 @@ def _colour_model(I, a0, band, plate, s, fb, rr, cc):
     # wire be 0.5) when the pixel lies on its colour line; a wire of another
     # colour (a gold chain by a diamond) takes its own
     p = rr * I.shape[1] + cc
-    dk = np.zeros(p.size, np.float32)
-    dd = np.zeros(p.size, np.float32)
-    kk = np.zeros(p.size, np.float32)
-    for ch in range(3):
-        d = I[..., ch].ravel()[p] - B[:, ch]
-        e = F_known[:, ch] - B[:, ch]
-        dk += d * e
-        dd += d * d
-        kk += e * e
+    dk, dd, kk = _line_dots(I, p, B, F_known)
     cos = dk / np.sqrt(np.maximum(dd * kk, 1e-12))
     t = np.clip((cos - 0.985) / 0.01, 0.0, 1.0)[:, None]
     F = t * F_known + (1.0 - t) * F_wire
-    ad_num = np.zeros(p.size, np.float32)
-    den = np.zeros(p.size, np.float32)
-    dd = np.zeros(p.size, np.float32)
-    for ch in range(3):
-        d = I[..., ch].ravel()[p] - B[:, ch]
-        e = F[:, ch] - B[:, ch]
-        ad_num += d * e
-        den += e * e
-        dd += d * d
+    ad_num, dd, den = _line_dots(I, p, B, F)
     ad = ad_num / (den + 1e-6)
     # squared distance of I from the line B-F: |d|^2 - (d.e)^2 / |e|^2
     res = np.maximum(dd - ad * ad_num, 0.0)
