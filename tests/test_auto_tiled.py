@@ -30,14 +30,14 @@ def _auto_dense(image, ai, settings):
     strong, weak = _evidence(diff, k_noise=cfg.k_noise, min_delta=cfg.min_delta, keep_shadows=cfg.keep_shadows)
     pa = plate_alpha(diff, min_contrast=cfg.min_contrast, keep_shadows=cfg.keep_shadows)
     core = a_ai >= 0.5
-    eff = diff.total if cfg.keep_shadows else diff.effective
+    eff = diff.total if cfg.keep_shadows else diff.evidence
     le = line_energy(eff, length=cfg.line_length)
     step = max(1, int(np.sqrt(le.size / 250_000)))
     sample = le[::step, ::step]
     med = float(np.median(sample))
     mad = 1.4826 * float(np.median(np.abs(sample - med))) + 1e-3
-    line_strong = le > max(med + cfg.line_k * mad, cfg.min_delta * 0.6)
-    line_weak = le > max(med + 0.5 * cfg.line_k * mad, cfg.min_delta * 0.35)
+    line_strong = le > med + max(cfg.line_k * mad, cfg.min_delta * 0.4)
+    line_weak = le > med + max(0.5 * cfg.line_k * mad, cfg.min_delta * 0.2)
     strong |= line_strong
     weak |= line_weak
     seeds = strong & (cv2.dilate(core.astype(np.uint8), _disk(2)) > 0)

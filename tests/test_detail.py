@@ -67,6 +67,29 @@ def test_plate_alpha_gives_fractional_coverage():
     assert pa[50, 20] < 0.05
 
 
+def test_evidence_ignores_colour_bled_beside_the_metal():
+    # a 2 px gold wire on a light sweep, saved as a 4:2:0 JPEG: its colour
+    # spreads into the sweep beside it, its lightness does not
+    H, W = 80, 120
+    bg = np.full((H, W, 3), 0.92, np.float32)
+    fg = np.array([0.78, 0.6, 0.25], np.float32)
+    alpha = np.zeros((H, W), np.float32)
+    alpha[:, 61:63] = 1.0  # across two chroma blocks
+    img = alpha[..., None] * fg + (1 - alpha[..., None]) * bg
+    ok, buf = cv2.imencode(".jpg", (img[..., ::-1] * 255).round().astype(np.uint8),
+                           [cv2.IMWRITE_JPEG_QUALITY, 95, cv2.IMWRITE_JPEG_SAMPLING_FACTOR,
+                            cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420])
+    assert ok
+    photo = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
+    d = backdrop_difference(photo, backdrop_plate(photo, alpha))
+    rows = slice(20, 60)
+    beside = np.r_[59:61, 63:65]  # 1-2 px from the wire
+    assert np.median(d.effective[rows][:, beside]) > 3.0  # the colour did bleed
+    assert np.percentile(d.evidence[rows][:, beside], 90) < 2.0  # and is not taken for metal
+    # the wire still is, by its lightness
+    assert d.evidence[rows, 61:63].min() > 10 * np.percentile(d.evidence[rows][:, beside], 90)
+
+
 def test_keep_connected_drops_specks_keeps_long_chains():
     cand = np.zeros((100, 100), bool)
     anchor = np.zeros_like(cand)

@@ -270,8 +270,13 @@ class BackdropDifference:
     plate, and darkening that is sharper than the surrounding shading (a
     median over `shadow_size` pixels, which thin wires do not survive and
     soft shadows do). ``effective`` combines chroma and lightness: the
-    distance with shadows taken out, which decides jewelry. ``sharp`` is the
-    part of the difference that varies faster than a few pixels (texture),
+    distance with shadows taken out, which measures coverage and agreement
+    with the backdrop. ``evidence`` is ``effective`` with the chroma part
+    taken as its minimum within 2 px (:data:`CHROMA_REACH`): a JPEG stores
+    chroma at half resolution (4:2:0) and lateral chromatic aberration
+    shifts it, so colour spreads up to about 2 px beyond the metal while
+    lightness does not; it decides what is jewelry. ``sharp`` is the part
+    of the difference that varies faster than a few pixels (texture),
     ``noise`` the local scatter of the backdrop.
     """
 
@@ -281,15 +286,19 @@ class BackdropDifference:
     lightness: np.ndarray
     sharp: np.ndarray
     noise: np.ndarray
+    evidence: np.ndarray | None = None
 
     def crop(self, index) -> "BackdropDifference":
         """The same maps in a part of the frame (views): ``diff.crop(np.s_[r0:r1, c0:c1])``."""
         return BackdropDifference(*(None if v is None else v[index] for v in
                                     (self.total, self.effective, self.chroma, self.lightness,
-                                     self.sharp, self.noise)))
+                                     self.sharp, self.noise, self.evidence)))
 
 
-FIELDS = ("total", "effective", "chroma", "lightness", "sharp", "noise")
+FIELDS = ("total", "effective", "chroma", "lightness", "sharp", "noise", "evidence")
+
+CHROMA_REACH = 2
+"""How far (px) colour spreads beyond the metal in a photo (JPEG 4:2:0, aberration)."""
 
 
 def gaussian_radius(sigma: float) -> int:
@@ -344,7 +353,7 @@ def _difference(rgb, plate, box, *, sharp_sigma: float = 2.0, shadow_size: int =
     # the pixel grain is measured on the sharp part at a regular grid of the box
     step = max(1, int(np.sqrt(h * w / 250_000)))
     samples = []
-    halo = max(gaussian_radius(sharp_sigma), shadow_size // 2)
+    halo = max(gaussian_radius(sharp_sigma), shadow_size // 2, CHROMA_REACH)
     rgb = rgb[r0:r1, c0:c1]
     columns = {}
     for t in tiles((h, w), halo=halo):
@@ -378,8 +387,7 @@ def _difference(rgb, plate, box, *, sharp_sigma: float = 2.0, shadow_size: int =
     grain = 1.25 * float(np.median(np.concatenate(samples)))
     if "noise" in maps:
         np.maximum(maps["noise"], grain, out=maps["noise"])
-    return BackdropDifference(maps.get("total"), maps.get("effective"), maps.get("chroma"),
-                              maps.get("lightness"), maps.get("sharp"), maps.get("noise"))
+    return BackdropDifference(*(maps.get(name) for name in FIELDS))
 
 
 def _difference_tile(lab, pl, sharp_sigma, shadow_size, wanted) -> dict:
@@ -393,7 +401,7 @@ def _difference_tile(lab, pl, sharp_sigma, shadow_size, wanted) -> dict:
     # sharp: what varies faster than sharp_sigma
     soft = [cv2.GaussianBlur(x, (0, 0), sharp_sigma) for x in (dL, dA, dB)]
     out["sharp"] = _norm(*(np.subtract(x, s, out=s) for x, s in zip((dL, dA, dB), soft)))
-    if not ({"effective", "chroma", "lightness"} & set(wanted)):
+    if not ({"effective", "chroma", "lightness", "evidence"} & set(wanted)):
         return out
     # shadow model: L drops by a factor k, a* and b* scale by about the same k
     k = L / np.maximum(pL, 1.0)
@@ -410,8 +418,15 @@ def _difference_tile(lab, pl, sharp_sigma, shadow_size, wanted) -> dict:
     lightness = np.maximum(dL, 0.0)
     np.maximum(lightness, np.subtract(darker, shade, out=darker), out=lightness)
     out["chroma"], out["lightness"] = chroma, lightness
+    light2 = lightness * lightness
+    if "evidence" in wanted:
+        k = 2 * CHROMA_REACH + 1
+        ev = cv2.erode(chroma, np.ones((k, k), np.uint8))
+        ev *= ev
+        ev += light2
+        out["evidence"] = np.sqrt(ev, out=ev)
     eff = chroma * chroma
-    eff += lightness * lightness
+    eff += light2
     out["effective"] = np.sqrt(eff, out=eff)
     return out
 

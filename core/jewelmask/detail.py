@@ -129,9 +129,15 @@ def _evidence(diff: BackdropDifference, *, k_noise: float, min_delta: float,
 
     A pixel is jewelry evidence when its difference from the plate, with
     soft shadow darkening taken out, stands out of the backdrop scatter.
+    The difference is ``diff.evidence`` when it was computed (colour that
+    JPEG and aberration spread from neighbouring metal does not count),
+    else ``diff.effective``.
     """
     thr = np.maximum(k_noise * diff.noise, min_delta)
-    eff = diff.total if keep_shadows else diff.effective
+    if keep_shadows:
+        eff = diff.total
+    else:
+        eff = diff.effective if diff.evidence is None else diff.evidence
     strong = eff > thr
     weak = eff > 0.5 * thr
     return strong, weak

@@ -239,19 +239,22 @@ def _detail(rgb, ai, plate, box, cfg: AutoSettings, out: np.ndarray, maps: dict 
     """
     r0, c0, r1, c1 = box
     a_ai = ai[r0:r1, c0:c1]
-    fields = ("effective", "sharp", "noise") + (("total",) if cfg.keep_shadows or cfg.wire_extent else ())
+    fields = ("effective", "evidence", "sharp", "noise") + (("total",) if cfg.keep_shadows or cfg.wire_extent else ())
     diff = _difference(rgb, plate, box, fields=fields)
     shape = diff.effective.shape
     # faint chains: evidence averaged along short lines (line_energy) lifts
     # wires that the pixel grain hides, and not the grain itself
-    eff = diff.total if cfg.keep_shadows else diff.effective
+    eff = diff.total if cfg.keep_shadows else diff.evidence
     le = line_energy(eff, length=cfg.line_length)
     step = max(1, int(np.sqrt(le.size / 250_000)))
     sample = le[::step, ::step]
     med = float(np.median(sample))
     mad = 1.4826 * float(np.median(np.abs(sample - med))) + 1e-3
-    line_strong_at = max(med + cfg.line_k * mad, cfg.min_delta * 0.6)
-    line_weak_at = max(med + 0.5 * cfg.line_k * mad, cfg.min_delta * 0.35)
+    # a faint line stands out of the backdrop's own line energy (noise has a
+    # positive mean) by line_k robust deviations, and at least by a fraction
+    # of min_delta on a very clean sweep
+    line_strong_at = med + max(cfg.line_k * mad, cfg.min_delta * 0.4)
+    line_weak_at = med + max(0.5 * cfg.line_k * mad, cfg.min_delta * 0.2)
     strong = np.empty(shape, bool)
     weak = np.empty(shape, bool)
 
@@ -384,12 +387,6 @@ def _detail(rgb, ai, plate, box, cfg: AutoSettings, out: np.ndarray, maps: dict 
         maps["bulk"][part[0]:part[2], part[1]:part[3]] = bulk
         maps["gaps_opened"][part[0]:part[2], part[1]:part[3]] = opened
     return ridge
-
-
-def _within(index, part):
-    """`index` (a pair of slices of the box) relative to `part` (r0, c0, r1, c1)."""
-    rows, cols = index
-    return np.s_[rows.start - part[0]:rows.stop - part[0], cols.start - part[1]:cols.stop - part[1]]
 
 
 def _within(index, part):
