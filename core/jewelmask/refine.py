@@ -53,6 +53,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .backdrop import norm3
 from .dtypes import as_float_image, as_mask
 
 __all__ = ["RefineSettings", "refine_edge", "refine_band", "METHODS"]
@@ -227,6 +228,13 @@ def _tile_min_max(a, T):
     return tmin, tmax
 
 
+def _spread(plane: np.ndarray, nch: int) -> np.ndarray:
+    """An (h, w) plane repeated over `nch` channels, (h, w, nch), to multiply or
+    divide an image with: the same values as broadcasting ``plane[..., None]``,
+    several times faster (numpy's inner loop over 3 channels is slow)."""
+    return cv2.merge([plane] * nch) if nch > 1 else plane[..., None]
+
+
 def _half(x: np.ndarray) -> np.ndarray:
     h, w = x.shape[:2]
     return cv2.resize(x, ((w + 1) // 2, (h + 1) // 2), interpolation=cv2.INTER_AREA)
@@ -256,7 +264,7 @@ def fill(values: np.ndarray, weight: np.ndarray, fallback=None, *, dense: bool =
     (h, w, 3) float32 array
     """
     nch = values.shape[2]
-    vs = [values * weight[..., None]]
+    vs = [values * _spread(weight, nch)]
     ws = [weight.astype(np.float32)]
     while min(ws[-1].shape) > 4:
         vs.append(_half(vs[-1]))
@@ -279,18 +287,19 @@ def fill(values: np.ndarray, weight: np.ndarray, fallback=None, *, dense: bool =
             est = cv2.resize(np.ascontiguousarray(est), (w_, h_), interpolation=cv2.INTER_LINEAR)
         up = est.reshape(h_, w_, nch)
         k = 4.0 if (level > 0 or dense) else 1.0
-        a = np.minimum(w * k, 1.0)[..., None]
-        est = a * (v.reshape(h_, w_, nch) / np.maximum(w, 1e-8)[..., None]) + (1 - a) * up
-    return est.astype(np.float32)
+        a = _spread(np.minimum(w * k, 1.0), nch)
+        est = a * (v.reshape(h_, w_, nch) / _spread(np.maximum(w, 1e-8), nch)) + (1 - a) * up
+    return est.astype(np.float32, copy=False)
 
 
 def _fill_small(values, weight, fallback=None):
     """Push-pull fill at half resolution (the estimates are smooth)."""
     h, w = weight.shape
     hs, ws = (h + 1) // 2, (w + 1) // 2
-    vw = cv2.resize(values * weight[..., None], (ws, hs), interpolation=cv2.INTER_AREA)
+    nch = values.shape[2]
+    vw = cv2.resize(values * _spread(weight, nch), (ws, hs), interpolation=cv2.INTER_AREA)
     ww = cv2.resize(weight.astype(np.float32), (ws, hs), interpolation=cv2.INTER_AREA)
-    vals = vw / np.maximum(ww, 1e-8)[..., None]
+    vals = vw / _spread(np.maximum(ww, 1e-8), nch)
     return fill(vals, ww, fallback, dense=True)
 
 
@@ -389,7 +398,9 @@ def _colour_model(I, a0, band, plate, s, fb, rr, cc):
         cr, cc_ = np.nonzero(band & (a0 < 0.5))
         if cr.size:
             G = cv2.GaussianBlur(I, (0, 0), 2.0)
-            hp = np.abs(I[cr, cc_] - G[cr, cc_]).max(axis=1)
+            q = cr * I.shape[1] + cc_
+            d = np.abs(I.reshape(-1, 3)[q] - G.reshape(-1, 3)[q])
+            hp = np.maximum(np.maximum(d[:, 0], d[:, 1]), d[:, 2])
             wb[cr, cc_] = (hp < 0.03) * np.clip(1.0 - 2.0 * a0[cr, cc_], 0.0, 1.0)
     fb_b, fb_f = fb if fb is not None else (None, None)
     if plate is None:
@@ -408,7 +419,7 @@ def _colour_model(I, a0, band, plate, s, fb, rr, cc):
         Bfull = cv2.resize(Bs, (w, h), interpolation=cv2.INTER_LINEAR)
     else:
         Bfull = plate * cv2.resize(ratio, (w, h), interpolation=cv2.INTER_LINEAR)
-    dn = np.sqrt(((I - Bfull) ** 2).sum(axis=2))
+    dn = norm3(I - Bfull)
     dmax = cv2.dilate(dn, np.ones((5, 5), np.uint8))
     wc = band * (dmax > s.min_contrast) * (dn / np.maximum(dmax, 1e-6)) ** 8
     F_known = _sample_small(_fill_small(I, wf, fb_f), rr, cc)
