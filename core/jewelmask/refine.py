@@ -55,6 +55,7 @@ import numpy as np
 
 from .backdrop import norm3
 from .dtypes import as_float_image, as_mask
+from .fastops import pmap
 
 __all__ = ["RefineSettings", "refine_edge", "refine_band", "METHODS"]
 
@@ -560,7 +561,9 @@ def _coarse_fields(image, alpha, plate, s):
     """Backdrop (or backdrop / plate ratio) and foreground colour fields at
     1/8 scale, the context of every tile beyond its own halo.
 
-    Returns (backdrop field, foreground field, scale factor).
+    Returns (backdrop field, foreground field, scale factor). The
+    reductions of the full-size maps, and the two fills, run side by side
+    (on ``s.threads`` threads).
     """
     H, W = alpha.shape
     f = 8 if min(H, W) >= 128 else 1
@@ -570,17 +573,18 @@ def _coarse_fields(image, alpha, plate, s):
         x = np.ascontiguousarray(x)
         return x if f == 1 else cv2.resize(x, (w, h), interpolation=cv2.INTER_AREA)
 
-    rgb = as_float_image(small(image))[0]
-    a = small(alpha)
+    image_s, a, *plate_s = pmap(small, [image, alpha] + ([] if plate is None else [plate]), s.threads)
+    rgb = as_float_image(image_s)[0]
     wb = (a <= s.known_low).astype(np.float32)
     wf = (a >= s.known_high).astype(np.float32)
     grey = np.full(3, 0.5, np.float32)
     if plate is not None:
-        ratio = rgb / np.maximum(as_float_image(small(plate))[0][..., :3], 1e-3)
-        fb = fill(ratio, wb, np.ones(3, np.float32))
+        ratio = rgb / np.maximum(as_float_image(plate_s[0])[0][..., :3], 1e-3)
+        jobs = [(ratio, wb, np.ones(3, np.float32))]
     else:
-        fb = fill(rgb, wb, grey if not wb.any() else None)
-    ff = fill(rgb, wf, grey if not wf.any() else None)
+        jobs = [(rgb, wb, grey if not wb.any() else None)]
+    jobs.append((rgb, wf, grey if not wf.any() else None))
+    fb, ff = pmap(lambda job: fill(*job), jobs, s.threads)
     return fb, ff, f
 
 
