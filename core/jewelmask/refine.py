@@ -588,6 +588,19 @@ def _coarse_fields(image, alpha, plate, s):
     return fb, ff, f
 
 
+def _may_have_band(a, b, core, R, s) -> bool:
+    """Whether the band can reach into the tile `core` (r0, c0, r1, c1): False
+    when no seed of it (a soft pixel, or both sides of 0.5) lies within its
+    reach (`R` px; the distance transform's 5 x 5 mask may shorten a
+    distance by a few per cent) and no brush is in the core."""
+    r0, c0, r1, c1 = core
+    g = int(math.ceil(1.05 * R)) + 3
+    near = a[max(0, r0 - g):r1 + g, max(0, c0 - g):c1 + g]
+    if not (near.max() <= s.known_low or near.min() >= s.known_high):
+        return True
+    return b is not None and bool(b[r0:r1, c0:c1].max() >= 0.5)
+
+
 def _thin_parts(a: np.ndarray, r: int) -> np.ndarray:
     """Pixels of ``a >= 0.5`` that an opening with a disc of radius r removes."""
     m = (a >= 0.5).astype(np.uint8)
@@ -658,7 +671,7 @@ def refine_edge(image, alpha, *, brush=None, background=None,
     grid = cv2.dilate(seedy.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     if b is not None:
         grid |= _tile_min_max(b, T)[1] >= 0.5
-    boxes = _tile_boxes(a, T, halo, grid=grid)
+    boxes = [box for box in _tile_boxes(a, T, halo, grid=grid) if _may_have_band(a, b, box[0], R, s)]
     out = a.copy()
     if not boxes:
         report(1.0)
