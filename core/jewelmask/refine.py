@@ -289,7 +289,13 @@ def fill(values: np.ndarray, weight: np.ndarray, fallback=None, *, dense: bool =
         up = est.reshape(h_, w_, nch)
         k = 4.0 if (level > 0 or dense) else 1.0
         a = _spread(np.minimum(w * k, 1.0), nch)
-        est = a * (v.reshape(h_, w_, nch) / _spread(np.maximum(w, 1e-8), nch)) + (1 - a) * up
+        # est = a * (v / max(w, 1e-8)) + (1 - a) * up, with two temporaries
+        new = v.reshape(h_, w_, nch) / _spread(np.maximum(w, 1e-8), nch)
+        new *= a
+        np.subtract(1, a, out=a)
+        a *= up
+        new += a
+        est = new
     return est.astype(np.float32, copy=False)
 
 
