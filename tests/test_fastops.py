@@ -1,12 +1,14 @@
 """The speed helpers give exactly the dense result they replace."""
 
+import time
+
 import cv2
 import numpy as np
 import pytest
 
 from conftest import ring_scene
 from jewelmask.backdrop import backdrop_difference, backdrop_plate, rgb01
-from jewelmask.fastops import components, median_blur_u8, pmap, tile_any, tile_boxes, tile_max, tiles
+from jewelmask.fastops import components, median_blur_u8, pimap, pmap, tile_any, tile_boxes, tile_max, tiles
 
 
 @pytest.mark.parametrize("shape,size,halo", [((300, 410), 128, 9), ((64, 64), 64, 0), ((5, 700), 256, 3), ((1, 1), 8, 2)])
@@ -59,6 +61,21 @@ def test_pmap_keeps_order_and_raises(threads):
 
     with pytest.raises(RuntimeError, match="tile 7"):
         pmap(boom, range(10), threads=threads)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_pimap_yields_in_order_and_stops_when_closed(threads):
+    done = []
+
+    def square(x):
+        time.sleep(0.01)
+        done.append(x)
+        return x * x
+
+    gen = pimap(square, range(50), threads=threads)
+    assert [next(gen) for _ in range(3)] == [0, 1, 4]
+    gen.close()
+    assert len(done) < 50  # the calls not started were cancelled
 
 
 def test_tile_boxes():

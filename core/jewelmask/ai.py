@@ -24,6 +24,7 @@ import numpy as np
 
 from .backdrop import rgb01
 from .dtypes import as_float_image
+from .fastops import pimap
 from .models import DEFAULT_MODEL, get_model, get_session
 
 __all__ = ["AISettings", "ai_alpha", "global_alpha", "plan_tiles"]
@@ -257,12 +258,21 @@ def _ai_alpha(rgb, settings, session, progress) -> np.ndarray:
     acc = np.zeros((ph, pw), np.float32)
     wsum = np.zeros((ph, pw), np.float32)
     win = _window(size)
-    for i, (tr, tc) in enumerate(plan.tiles):
-        crop = np.ascontiguousarray(region[tr:tr + size, tc:tc + size])
-        p = session.predict(crop)
-        acc[tr:tr + size, tc:tc + size] += p * win
-        wsum[tr:tr + size, tc:tc + size] += win
-        report((i + 2) / (len(plan.tiles) + 1))
+
+    def predict(tile):
+        tr, tc = tile
+        return session.predict(np.ascontiguousarray(region[tr:tr + size, tc:tc + size]))
+
+    # the crops run side by side (session.threads at once); they are added up
+    # in plan order, so the sums do not depend on which finishes first
+    preds = pimap(predict, plan.tiles, session.threads)
+    try:
+        for i, ((tr, tc), p) in enumerate(zip(plan.tiles, preds)):
+            acc[tr:tr + size, tc:tc + size] += p * win
+            wsum[tr:tr + size, tc:tc + size] += win
+            report((i + 2) / (len(plan.tiles) + 1))
+    finally:
+        preds.close()
     covered = wsum > 0
     detail = np.where(covered, acc / np.maximum(wsum, 1e-6), 0.0)[:sh, :sw]
     cover = np.minimum(wsum / 0.5, 1.0)[:sh, :sw]  # fade to the global pass outside the crops

@@ -206,16 +206,48 @@ def backdrop_plate(image, exclude=None, *, work_size: int = 480, smoothness: flo
                       iterations=iterations)
 
 
-def _fit_plate(rgb, exclude=None, *, work_size: int = 480, smoothness: float = 0.035,
-               iterations: int = 3) -> Plate:
-    """:func:`backdrop_plate` for an image already in :func:`rgb01` form (not checked again)."""
+@dataclass(frozen=True)
+class _PlateStart:
+    """What :func:`_fit_plate` does before it looks at the exclusion mask
+    (:func:`_plate_start`): the photo in Lab at the working resolution, the
+    plate's scale (sigma, pixels there) and the first, unguided robust fit
+    (None when not asked for)."""
+
+    lab: np.ndarray
+    scale: float
+    sigma: float
+    iterations: int
+    first: np.ndarray | None
+
+
+def _plate_start(rgb, *, work_size: int = 480, smoothness: float = 0.035, iterations: int = 3,
+                 unguided: bool = True) -> _PlateStart:
+    """The part of :func:`_fit_plate` that needs no exclusion mask (so it can
+    run while the AI looks for the jewelry); `unguided` adds the first fit."""
     H, W = rgb.shape[:2]
     scale = min(1.0, work_size / max(H, W))
     h, w = max(8, round(H * scale)), max(8, round(W * scale))
-    small = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
-    lab = to_lab(small)
-    weight = np.ones((h, w), np.float32)
+    lab = to_lab(cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA))
     sigma = smoothness * max(h, w)
+    first = _robust_fit(lab, np.ones((h, w), np.float32), sigma, iterations)[0] if unguided else None
+    return _PlateStart(lab, scale, sigma, iterations, first)
+
+
+def _fit_plate(rgb, exclude=None, *, work_size: int = 480, smoothness: float = 0.035,
+               iterations: int = 3, start: _PlateStart | None = None) -> Plate:
+    """:func:`backdrop_plate` for an image already in :func:`rgb01` form (not checked again).
+
+    `start`, from :func:`_plate_start` with the same settings (and
+    ``unguided=True`` when `exclude` is given), is used instead of doing
+    that part here.
+    """
+    H, W = rgb.shape[:2]
+    if start is None:
+        start = _plate_start(rgb, work_size=work_size, smoothness=smoothness, iterations=iterations,
+                             unguided=exclude is not None)
+    lab, scale, sigma, iterations = start.lab, start.scale, start.sigma, start.iterations
+    h, w = lab.shape[:2]
+    weight = np.ones((h, w), np.float32)
     if exclude is not None:
         ex = np.asarray(exclude, np.float32)
         if ex.shape != (H, W):
@@ -224,8 +256,7 @@ def _fit_plate(rgb, exclude=None, *, work_size: int = 480, smoothness: float = 0
         # leave out only what also differs from a first, unguided robust fit:
         # an AI that takes a bright patch of the sweep for jewelry must not
         # punch a hole into the plate there
-        first = _robust_fit(lab, weight, sigma, iterations)[0]
-        resid = norm3(lab - first)
+        resid = norm3(lab - start.first)
         scat = np.maximum(np.median(resid), 0.5)
         ex_small &= resid > 3.0 * scat
         ex_small = cv2.dilate(ex_small.astype(np.uint8), np.ones((5, 5), np.uint8))

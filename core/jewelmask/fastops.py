@@ -24,7 +24,7 @@ from functools import cached_property
 import cv2
 import numpy as np
 
-__all__ = ["Tile", "tiles", "tile_any", "tile_max", "tile_boxes", "pmap", "median_blur_u8",
+__all__ = ["Tile", "tiles", "tile_any", "tile_max", "tile_boxes", "pmap", "pimap", "median_blur_u8",
            "Components", "components"]
 
 THREADS = max(1, min(2, os.cpu_count() or 1))
@@ -94,12 +94,25 @@ def pmap(func, items, threads: int | None = None) -> list:
     For the tile loops: `func` must only write to its own part of shared
     arrays. An exception in any call is raised here.
     """
+    return list(pimap(func, items, threads))
+
+
+def pimap(func, items, threads: int | None = None):
+    """``(func(x) for x in items)``, on :data:`THREADS` threads: the results
+    in order, each as soon as it and those before it are done (so the caller
+    can report progress). Closing the generator early cancels the calls not
+    yet started; an exception in any call is raised at its result.
+    """
     items = list(items)
     threads = THREADS if threads is None else threads
     if threads <= 1 or len(items) <= 1:
-        return [func(x) for x in items]
-    with ThreadPoolExecutor(min(threads, len(items))) as ex:
-        return list(ex.map(func, items))
+        yield from map(func, items)
+        return
+    ex = ThreadPoolExecutor(min(threads, len(items)))
+    try:
+        yield from ex.map(func, items)
+    finally:
+        ex.shutdown(wait=True, cancel_futures=True)
 
 
 def tile_grid(shape, size: int = TILE) -> tuple[int, int]:

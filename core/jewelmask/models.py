@@ -264,17 +264,21 @@ class Session:
     """A loaded model that maps an RGB float image to a probability map.
 
     Create it with :func:`get_session` (cached: one session per model and
-    process, reused across a batch).
+    process, reused across a batch). ``threads`` is how many crops
+    :func:`jewelmask.ai.ai_alpha` runs at once, each on one thread.
     """
 
-    def __init__(self, info: ModelInfo, ort_session):
+    def __init__(self, info: ModelInfo, ort_session, threads: int = 1):
         self.info = info
+        self.threads = threads
         self._ort = ort_session
         self._input = ort_session.get_inputs()[0].name
-        self._lock = threading.Lock()
 
     def predict(self, rgb: np.ndarray) -> np.ndarray:
         """Run the network on an image already resized to the input size.
+
+        Safe to call from several threads at once (onnxruntime's ``run`` is);
+        each call runs on one thread.
 
         Parameters
         ----------
@@ -293,8 +297,7 @@ class Session:
         rgb = rgb / max(float(rgb.max()), 1e-6)
         x = (rgb - np.asarray(self.info.mean, np.float32)) / np.asarray(self.info.std, np.float32)
         x = np.ascontiguousarray(x.transpose(2, 0, 1)[None], dtype=np.float32)
-        with self._lock:
-            out = self._ort.run(None, {self._input: x})[0]
+        out = self._ort.run(None, {self._input: x})[0]
         p = np.asarray(out, dtype=np.float32).reshape(out.shape[-2:])
         if self.info.output == "logit":
             p = 1.0 / (1.0 + np.exp(-p))
@@ -307,6 +310,12 @@ _SESSIONS_LOCK = threading.Lock()
 
 def get_session(name: str = DEFAULT_MODEL, *, threads: int | None = None) -> Session:
     """The cached session for model `name`, loading it on first use.
+
+    `threads` (default :data:`jewelmask.fastops.THREADS`) is how many crops
+    run at once, each on one thread: the network's layers on 320 px crops
+    do not split well over two cores (the threads wait on each other, and
+    on a busy machine on the other jobs), whole runs side by side do.
+    The first call decides it for the process.
 
     Raises
     ------
@@ -329,8 +338,7 @@ def get_session(name: str = DEFAULT_MODEL, *, threads: int | None = None) -> Ses
                 "the AI step needs onnxruntime and rembg: pip install jewelmask (it brings rembg[cpu])"
             ) from exc
         opts = ort.SessionOptions()
-        if threads:
-            opts.intra_op_num_threads = int(threads)
+        opts.intra_op_num_threads = 1
         opts.log_severity_level = 3
         try:
             # Straight onnxruntime on the file rembg would load: importing
@@ -342,6 +350,8 @@ def get_session(name: str = DEFAULT_MODEL, *, threads: int | None = None) -> Ses
                 f"the model file {path} could not be loaded ({exc}); it may be damaged: "
                 f"delete it and run `jewelmask models fetch {name}`"
             ) from exc
-        session = Session(info, ort_session)
+        from .fastops import THREADS
+
+        session = Session(info, ort_session, threads=max(1, int(threads or THREADS)))
         _SESSIONS[name] = session
         return session

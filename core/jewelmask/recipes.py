@@ -9,13 +9,14 @@ The rules of ``auto`` are written down in ``docs/recipes.md``.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
 
 from .ai import AISettings, _ai_alpha, ai_alpha
-from .backdrop import _difference, _fit_plate, backdrop_plate, norm3, rgb01, to_lab
+from .backdrop import _difference, _fit_plate, _plate_start, backdrop_plate, norm3, rgb01, to_lab
 from .detail import (
     ChannelSettings,
     ColourSettings,
@@ -140,14 +141,23 @@ def choose_preset(plate) -> str:
     return "white-sweep" if light > 85 else "grey-sweep"
 
 
-def _roi(rgb: np.ndarray, ai: np.ndarray, plate, margin_frac: float = 0.05):
-    """The box that holds the jewelry: what the AI found and any long
-    structure that differs from the plate at quarter resolution."""
-    H, W = ai.shape
+def _roi_lab(rgb: np.ndarray) -> np.ndarray:
+    """The photo in Lab at the working size of :func:`_roi` (1600 px at most)."""
+    H, W = rgb.shape[:2]
     f = min(1.0, 1600 / max(H, W))
     h, w = max(8, round(H * f)), max(8, round(W * f))
-    small = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
-    lab = to_lab(small)
+    return to_lab(cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA))
+
+
+def _roi(rgb: np.ndarray, ai: np.ndarray, plate, margin_frac: float = 0.05, lab: np.ndarray | None = None):
+    """The box that holds the jewelry: what the AI found and any long
+    structure that differs from the plate at quarter resolution.
+
+    `lab` is :func:`_roi_lab` of `rgb` when already made."""
+    H, W = ai.shape
+    f = min(1.0, 1600 / max(H, W))
+    lab = _roi_lab(rgb) if lab is None else lab
+    h, w = lab.shape[:2]
     pl = cv2.resize(plate.lab_small, (w, h), interpolation=cv2.INTER_LINEAR)
     nz = cv2.resize(plate.noise_small, (w, h), interpolation=cv2.INTER_LINEAR)
     d = norm3(lab - pl)
@@ -190,14 +200,23 @@ def _auto(image, *, settings, progress, ai, brush, maps: bool) -> dict:
     rgb = rgb01(image)
     H, W = rgb.shape[:2]
     report = progress or (lambda f: None)
+    smoothness = (settings.detail or PRESETS["white-sweep"]).plate_smoothness
     if ai is None:
-        ai = _ai_alpha(rgb, settings.ai, None, lambda f: report(0.7 * f))
-    plate = _fit_plate(rgb, ai, smoothness=(settings.detail or PRESETS["white-sweep"]).plate_smoothness)
+        # what needs no AI (the photo at the plate's and the box's working
+        # sizes, the plate's unguided fit) runs beside the AI's global look,
+        # a single network run that leaves the other core free
+        with ThreadPoolExecutor(1) as ex:
+            early = ex.submit(lambda: (_plate_start(rgb, smoothness=smoothness), _roi_lab(rgb)))
+            ai = _ai_alpha(rgb, settings.ai, None, lambda f: report(0.7 * f))
+            start, roi_lab = early.result()
+    else:
+        start, roi_lab = None, None
+    plate = _fit_plate(rgb, ai, smoothness=smoothness, start=start)
     preset = settings.preset if settings.preset != "auto" else choose_preset(plate)
     cfg = settings.detail or PRESETS[preset]
     report(0.75)
     stages = {"ai": ai, "preset": preset, "plate": plate}
-    box = _roi(rgb, ai, plate)
+    box = _roi(rgb, ai, plate, lab=roi_lab)
     alpha = np.zeros((H, W), np.float32)
     if box is None:
         stages.update(detail=alpha, bulk=alpha, gaps_opened=alpha, combined=alpha, alpha=alpha)
