@@ -29,8 +29,8 @@ equation ``I = a F + (1 - a) B``:
   chain with no fully covered pixel still gets its own colour; beyond the
   tile, a coarse field of the whole photo;
 * ``a = <I - B, F - B> / |F - B|^2``, trusted in proportion to the contrast
-  ``|F - B|`` and to how well ``I`` lies on the line from ``B`` to ``F``;
-  where it is not (a highlight as white as the sweep, a stone of another
+  ``|F - B|`` and to how well ``I`` lies on the line from ``B`` to ``F``
+  on ``F``'s side of ``B``; where it is not (a highlight as white as the sweep, a stone of another
   colour), the current alpha stays;
 * a small edge-aware clean-up (a 3 x 3 cross-bilateral mean guided by the
   colours) removes the JPEG and sensor noise.
@@ -423,8 +423,13 @@ def _colour_model(I, a0, band, plate, s, fb, rr, cc):
     F = t * F_known + (1.0 - t) * F_wire
     ad_num, dd, den = _line_dots(I, p, B, F)
     ad = ad_num / (den + 1e-6)
-    # squared distance of I from the line B-F: |d|^2 - (d.e)^2 / |e|^2
-    res = np.maximum(dd - ad * ad_num, 0.0)
+    # squared distance of I from the segment's side of the line B-F: the
+    # distance from the line, |d|^2 - (d.e)^2 / |e|^2, or all of |d|^2 when I
+    # lies beyond B away from F (brighter than the sweep where the metal is
+    # darker, a highlight or a shading the local F does not hold: no mix of
+    # B and F makes that colour, so the model is not trusted there)
+    pos = np.maximum(ad_num, 0.0)
+    res = np.maximum(dd - pos * ad, 0.0)
     conf = den / (den + np.float32(s.min_contrast ** 2)) * np.exp(-res / (0.5 * den + 1e-3))
     return np.clip(ad, 0.0, 1.0), conf
 
