@@ -97,10 +97,12 @@ class RefineSettings:
         ``2 * keep_thin + 1`` pixels are not taken below half where the
         new alpha still peaks at 0.25 or more within that width: the band
         solve sees a wire thinner than the lens blur as partly covered
-        even in its middle and would break a 1-2 px link. Refine may still
-        lower a fattened link to half, raise anything, and remove a thin
-        speck or line of the mask where it finds no wire. 0 lets refine
-        lower them freely.
+        even in its middle and would break a 1-2 px link. Nor are pixels
+        of wider parts of the mask where the new alpha is at least half its
+        peak there (a wire the mask drew too fat). Refine may still lower
+        a fattened link to half, raise anything, and remove a thin speck
+        or line of the mask where it finds no wire. 0 lets refine lower
+        them freely.
     tile : int
         Side of the square tiles the work is cut into (pixels); the result
         hardly depends on it.
@@ -683,15 +685,19 @@ def refine_edge(image, alpha, *, brush=None, background=None,
         m = band[sl]
         new = res[sl][m]
         if s.keep_thin:
+            # a wire narrower than the lens blur looks partly covered even in
+            # its middle. Where the new alpha still sees a wire (a peak of
+            # _WIRE_PEAK or more within the structure's width; a speck of the
+            # mask on bare sweep has none), what the mask holds keeps at
+            # least half: all of a thin part of the mask, and elsewhere the
+            # pixels at or above half the local peak (the edge of a blurred
+            # step is at its half-maximum)
             thin = _thin_parts(a0, s.keep_thin)[sl][m]
-            if thin.any():
-                # only where the new alpha still sees a wire within the
-                # structure's width: a blurred 1 px wire keeps a peak of a
-                # quarter or more, a speck of the mask on bare sweep does not
-                k = 2 * s.keep_thin + 1
-                peak = cv2.dilate(res, np.ones((k, k), np.uint8))[sl][m]
-                keep = thin & (peak >= _WIRE_PEAK)
-                new = np.where(keep, np.maximum(new, np.minimum(a0[sl][m], 0.5)), new)
+            k = 2 * s.keep_thin + 1
+            peak = cv2.dilate(res, np.ones((k, k), np.uint8))[sl][m]
+            held = a0[sl][m]
+            keep = (peak >= _WIRE_PEAK) & (held >= 0.5) & (thin | (new >= 0.5 * peak))
+            new = np.where(keep, np.maximum(new, np.minimum(held, 0.5)), new)
         return m, new
 
     workers = max(1, min(s.threads, len(boxes)))
