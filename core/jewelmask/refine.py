@@ -380,6 +380,12 @@ def _line_dots(I, p, B, F):
     return de, dd, ee
 
 
+# squared distance (RGB, 0-1) beyond the backdrop, away from the metal, at
+# which the colour model keeps 1/e of its trust: about 0.1, the sweep's
+# texture, noise and plate error together, not the metal's contrast
+_BEYOND_B = 0.01
+
+
 def _colour_model(I, a0, band, plate, s, fb, rr, cc):
     """New alpha and its confidence at the band pixels (rr, cc) of a crop.
 
@@ -427,14 +433,17 @@ def _colour_model(I, a0, band, plate, s, fb, rr, cc):
     F = t * F_known + (1.0 - t) * F_wire
     ad_num, dd, den = _line_dots(I, p, B, F)
     ad = ad_num / (den + 1e-6)
-    # squared distance of I from the segment's side of the line B-F: the
-    # distance from the line, |d|^2 - (d.e)^2 / |e|^2, or all of |d|^2 when I
-    # lies beyond B away from F (brighter than the sweep where the metal is
-    # darker, a highlight or a shading the local F does not hold: no mix of
-    # B and F makes that colour, so the model is not trusted there)
-    pos = np.maximum(ad_num, 0.0)
-    res = np.maximum(dd - pos * ad, 0.0)
-    conf = den / (den + np.float32(s.min_contrast ** 2)) * np.exp(-res / (0.5 * den + 1e-3))
+    # how far I is from the segment B-F, in two parts: the squared distance
+    # from the line, |d|^2 - (d.e)^2 / |e|^2, on a scale that grows with the
+    # contrast (the metal's own shading); and, when I lies beyond B away from
+    # F (brighter than the sweep where the metal is darker: a highlight or a
+    # shading the local F does not hold, which no mix of B and F makes), the
+    # squared distance beyond B, on the fixed scale of the backdrop's own
+    # uncertainty. The model is not trusted in proportion.
+    off_line = np.maximum(dd - ad * ad_num, 0.0)
+    beyond_b = np.minimum(ad_num, 0.0) * ad
+    conf = (den / (den + np.float32(s.min_contrast ** 2))
+            * np.exp(-off_line / (0.5 * den + 1e-3) - beyond_b / _BEYOND_B))
     return np.clip(ad, 0.0, 1.0), conf
 
 
