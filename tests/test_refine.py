@@ -304,3 +304,17 @@ def test_a_blurred_one_pixel_link_is_not_erased():
     assert np.median(out[8:88, 66]) < 0.3  # and it is not fattened
     loose = refine_edge(img, alpha, background=B, settings=RefineSettings(keep_thin=0))
     assert np.median(loose[8:88, 64]) < 0.5
+
+
+def test_a_thin_speck_of_the_mask_on_bare_sweep_goes():
+    """keep_thin holds a thin part of the mask only where the photo shows a wire."""
+    H, W = 96, 128
+    B = np.full((H, W, 3), 0.75, np.float32)
+    img = B.copy()
+    img[:, 40] = 0.45  # a real 1 px wire
+    alpha = np.zeros((H, W), np.float32)
+    alpha[:, 40] = 1.0
+    alpha[20:70, 90:92] = 0.8  # a 2 px streak of the mask over bare sweep
+    out = refine_edge(img, alpha, background=B)
+    assert (out[8:88, 40] >= 0.5).all()
+    assert out[24:66, 90:92].max() < 0.2

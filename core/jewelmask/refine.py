@@ -29,8 +29,8 @@ equation ``I = a F + (1 - a) B``:
   chain with no fully covered pixel still gets its own colour; beyond the
   tile, a coarse field of the whole photo;
 * ``a = <I - B, F - B> / |F - B|^2``, trusted in proportion to the contrast
-  ``|F - B|`` and to how well ``I`` lies on the line from ``B`` to ``F``;
-  where it is not (a highlight as white as the sweep, a stone of another
+  ``|F - B|`` and to how well ``I`` lies on the line from ``B`` to ``F``
+  on ``F``'s side of ``B``; where it is not (a highlight as white as the sweep, a stone of another
   colour), the current alpha stays;
 * a small edge-aware clean-up (a 3 x 3 cross-bilateral mean guided by the
   colours) removes the JPEG and sensor noise.
@@ -96,11 +96,15 @@ class RefineSettings:
         trusted half; below it the current alpha prevails.
     keep_thin : int
         Structures of the mask (alpha >= 0.5) narrower than
-        ``2 * keep_thin + 1`` pixels are not taken below half: the band
+        ``2 * keep_thin + 1`` pixels are not taken below half where the
+        new alpha still peaks at 0.25 or more within that width: the band
         solve sees a wire thinner than the lens blur as partly covered
-        even in its middle and would break a 1-2 px link. Refine may still
-        lower a fattened link to half, and raise anything. 0 lets refine
-        lower them freely (it can then also remove a thin false line).
+        even in its middle and would break a 1-2 px link. Nor are pixels
+        of wider parts of the mask where the new alpha is at least half its
+        peak there (a wire the mask drew too fat). Refine may still lower
+        a fattened link to half, raise anything, and remove a thin speck
+        or line of the mask where it finds no wire. 0 lets refine lower
+        them freely.
     tile : int
         Side of the square tiles the work is cut into (pixels); the result
         hardly depends on it.
@@ -392,6 +396,12 @@ def _line_dots(I, p, B, F):
     return de, dd, ee
 
 
+# squared distance (RGB, 0-1) beyond the backdrop, away from the metal, at
+# which the colour model keeps 1/e of its trust: about 0.1, the sweep's
+# texture, noise and plate error together, not the metal's contrast
+_BEYOND_B = 0.01
+
+
 def _colour_model(I, a0, band, plate, s, fb, rr, cc):
     """New alpha and its confidence at the band pixels (rr, cc) of a crop.
 
@@ -441,9 +451,17 @@ def _colour_model(I, a0, band, plate, s, fb, rr, cc):
     F = t * F_known + (1.0 - t) * F_wire
     ad_num, dd, den = _line_dots(I, p, B, F)
     ad = ad_num / (den + 1e-6)
-    # squared distance of I from the line B-F: |d|^2 - (d.e)^2 / |e|^2
-    res = np.maximum(dd - ad * ad_num, 0.0)
-    conf = den / (den + np.float32(s.min_contrast ** 2)) * np.exp(-res / (0.5 * den + 1e-3))
+    # how far I is from the segment B-F, in two parts: the squared distance
+    # from the line, |d|^2 - (d.e)^2 / |e|^2, on a scale that grows with the
+    # contrast (the metal's own shading); and, when I lies beyond B away from
+    # F (brighter than the sweep where the metal is darker: a highlight or a
+    # shading the local F does not hold, which no mix of B and F makes), the
+    # squared distance beyond B, on the fixed scale of the backdrop's own
+    # uncertainty. The model is not trusted in proportion.
+    off_line = np.maximum(dd - ad * ad_num, 0.0)
+    beyond_b = np.minimum(ad_num, 0.0) * ad
+    conf = (den / (den + np.float32(s.min_contrast ** 2))
+            * np.exp(-off_line / (0.5 * den + 1e-3) - beyond_b / _BEYOND_B))
     return np.clip(ad, 0.0, 1.0), conf
 
 
@@ -607,6 +625,11 @@ def _may_have_band(a, b, core, R, s) -> bool:
     return b is not None and bool(b[r0:r1, c0:c1].max() >= 0.5)
 
 
+# the least peak of the new alpha across a thin structure that keep_thin
+# protects: a 1 px wire behind a lens blur of sigma 1.5 px shows about 0.27
+_WIRE_PEAK = 0.25
+
+
 def _thin_parts(a: np.ndarray, r: int) -> np.ndarray:
     """Pixels of ``a >= 0.5`` that an opening with a disc of radius r removes."""
     m = (a >= 0.5).astype(np.uint8)
@@ -703,7 +726,22 @@ def refine_edge(image, alpha, *, brush=None, background=None,
         pl = None if plate is None else _crop_rgb(plate, (R0, C0, R1, C1))
         res = solve(I, a0, band, pl, s, (cb[cbox], cf[cbox]), work)
         m = band[sl]
-        return m, res[sl][m]
+        new = res[sl][m]
+        if s.keep_thin:
+            # a wire narrower than the lens blur looks partly covered even in
+            # its middle. Where the new alpha still sees a wire (a peak of
+            # _WIRE_PEAK or more within the structure's width; a speck of the
+            # mask on bare sweep has none), what the mask holds keeps at
+            # least half: all of a thin part of the mask, and elsewhere the
+            # pixels at or above half the local peak (the edge of a blurred
+            # step is at its half-maximum)
+            thin = _thin_parts(a0, s.keep_thin)[sl][m]
+            k = 2 * s.keep_thin + 1
+            peak = cv2.dilate(res, np.ones((k, k), np.uint8))[sl][m]
+            held = a0[sl][m]
+            keep = (peak >= _WIRE_PEAK) & (held >= 0.5) & (thin | (new >= 0.5 * peak))
+            new = np.where(keep, np.maximum(new, np.minimum(held, 0.5)), new)
+        return m, new
 
     workers = max(1, min(s.threads, len(boxes)))
     if workers == 1:
@@ -717,14 +755,8 @@ def refine_edge(image, alpha, *, brush=None, background=None,
     try:
         for i, (box, res) in enumerate(zip(boxes, results)):
             if res is not None:
-                (r0, c0, r1, c1), (R0, C0, R1, C1) = box
-                new = res[1]
-                if s.keep_thin:
-                    thin = _thin_parts(a[R0:R1, C0:C1], s.keep_thin)
-                    thin = thin[r0 - R0:r1 - R0, c0 - C0:c1 - C0][res[0]]
-                    floor = np.minimum(a[r0:r1, c0:c1][res[0]], 0.5)
-                    new = np.where(thin, np.maximum(new, floor), new)
-                out[r0:r1, c0:c1][res[0]] = new
+                r0, c0, r1, c1 = box[0]
+                out[r0:r1, c0:c1][res[0]] = res[1]
             report((i + 1) / len(boxes))
     finally:
         if pool is not None:
