@@ -32,7 +32,7 @@ from .detail import (
 )
 from .dtypes import as_float_image
 from .fastops import TILE, components, pmap, tile_any, tile_boxes, tile_max, tiles
-from .refine import RefineSettings, refine_edge
+from .refine import WIRE_PEAK, RefineSettings, refine_edge
 
 __all__ = ["RECIPES", "DEFAULT_RECIPE", "PRESETS", "AutoSettings", "RecipeSettings",
            "run_recipe", "choose_preset", "auto_stages"]
@@ -230,11 +230,21 @@ def _auto(image, *, settings, progress, ai, brush, maps: bool) -> dict:
     if settings.refine is not None:
         report(0.9)
         refined = _refine(rgb, alpha, plate, settings.refine, brush)
-        # the middle line of a chain keeps at least half (as refine's
-        # keep_thin does for structures narrower than 7 px)
+        # the middle line of a chain keeps at least half where the refined
+        # alpha still sees a wire within 3 px (as refine's keep_thin does
+        # for structures narrower than 7 px); a vein of marble or a streak
+        # the line rule took has none
+        g = 3
+        held = []
         for (rows, cols), line in ridge:
-            at = np.s_[r0 + rows.start:r0 + rows.stop, c0 + cols.start:c0 + cols.stop]
-            keep = line & (alpha[at] >= 0.5)
+            top, bottom, left, right = r0 + rows.start, r0 + rows.stop, c0 + cols.start, c0 + cols.stop
+            t0, l0 = max(0, top - g), max(0, left - g)
+            peak = cv2.dilate(refined[t0:min(H, bottom + g), l0:min(W, right + g)],
+                              np.ones((2 * g + 1, 2 * g + 1), np.uint8))
+            peak = peak[top - t0:top - t0 + line.shape[0], left - l0:left - l0 + line.shape[1]]
+            at = np.s_[top:bottom, left:right]
+            held.append((at, line & (alpha[at] >= 0.5) & (peak >= WIRE_PEAK)))
+        for at, keep in held:
             refined[at][keep] = np.maximum(refined[at][keep], 0.5)
         stages["alpha"] = refined
     report(1.0)

@@ -627,7 +627,7 @@ def _may_have_band(a, b, core, R, s) -> bool:
 
 # the least peak of the new alpha across a thin structure that keep_thin
 # protects: a 1 px wire behind a lens blur of sigma 1.5 px shows about 0.27
-_WIRE_PEAK = 0.25
+WIRE_PEAK = 0.25
 
 
 def _thin_parts(a: np.ndarray, r: int) -> np.ndarray:
@@ -730,7 +730,7 @@ def refine_edge(image, alpha, *, brush=None, background=None,
         if s.keep_thin:
             # a wire narrower than the lens blur looks partly covered even in
             # its middle. Where the new alpha still sees a wire (a peak of
-            # _WIRE_PEAK or more within the structure's width; a speck of the
+            # WIRE_PEAK or more within the structure's width; a speck of the
             # mask on bare sweep has none), what the mask holds keeps at
             # least half: all of a thin part of the mask, and elsewhere the
             # pixels at or above half the local peak (the edge of a blurred
@@ -739,7 +739,7 @@ def refine_edge(image, alpha, *, brush=None, background=None,
             k = 2 * s.keep_thin + 1
             peak = cv2.dilate(res, np.ones((k, k), np.uint8))[sl][m]
             held = a0[sl][m]
-            keep = (peak >= _WIRE_PEAK) & (held >= 0.5) & (thin | (new >= 0.5 * peak))
+            keep = (peak >= WIRE_PEAK) & (held >= 0.5) & (thin | (new >= 0.5 * peak))
             new = np.where(keep, np.maximum(new, np.minimum(held, 0.5)), new)
         return m, new
 
