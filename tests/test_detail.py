@@ -14,6 +14,7 @@ from jewelmask.detail import (
     keep_connected,
     open_gaps,
     plate_alpha,
+    stone_regions,
 )
 
 
@@ -239,3 +240,45 @@ def test_plate_rgb_matches_the_full_resolution_conversion():
     box = (10, 20, 200, 150)
     assert np.abs(plate.rgb(box) - want[10:200, 20:150]).max() < 2e-3
     assert np.abs(plate.rgb() - bg).mean() < 0.01  # and it is the sweep
+
+
+def _stone_and_chain(facets=True, strands=False, seed=0):
+    """An AI pass over a pendant: a round stone it sees mottled (its light
+    facets look like the sweep) hanging from a chain, and the strong evidence."""
+    H, W = 400, 600
+    rng = np.random.default_rng(seed)
+    ai = np.zeros((H, W), np.float32)
+    cv2.circle(ai, (300, 250), 60, 1.0, -1)
+    ai *= np.where(rng.random((H, W)) < 0.3, 0.2, 0.8).astype(np.float32)  # light facets
+    ai = cv2.GaussianBlur(ai, (0, 0), 2.0)
+    cv2.line(ai, (0, 60), (300, 190), 0.9, 5)  # the chain
+    cv2.line(ai, (300, 190), (600, 60), 0.9, 5)
+    strong = np.zeros((H, W), np.uint8)
+    if facets:  # dark facets: wedges of the stone
+        for k in range(0, 360, 45):
+            cv2.ellipse(strong, (300, 250), (55, 55), 0, k, k + 20, 1, -1)
+    if strands:  # a chain crossing a place the AI filled
+        for dy in range(-50, 51, 8):
+            cv2.line(strong, (230, 250 + dy), (370, 250 + dy), 1, 2)
+    cv2.line(strong, (0, 60), (300, 190), 1, 2)
+    cv2.line(strong, (300, 190), (600, 60), 1, 2)
+    return ai, strong.astype(bool)
+
+
+def test_stone_regions_keeps_a_faceted_stone_whole():
+    ai, strong = _stone_and_chain()
+    stone = stone_regions(ai, strong)
+    rr, cc = np.mgrid[0:400, 0:600]
+    d = np.hypot(rr - 250, cc - 300)
+    assert stone[d < 40].all()  # its light facets too
+    assert not stone[d > 62].any()  # not beyond it, not the chain
+
+
+def test_stone_regions_leaves_places_without_facets():
+    ai, strong = _stone_and_chain(facets=False)  # a hoop's inside the AI filled
+    assert not stone_regions(ai, strong).any()
+    ai, strong = _stone_and_chain(facets=False, strands=True)  # strands crossing it
+    assert not stone_regions(ai, strong).any()
+    long_ai = np.zeros((400, 600), np.float32)
+    cv2.ellipse(long_ai, (300, 200), (250, 40), 0, 0, 360, 0.9, -1)  # not compact
+    assert not stone_regions(long_ai, long_ai > 0.5).any()

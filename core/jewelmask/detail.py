@@ -41,6 +41,7 @@ __all__ = [
     "plate_alpha",
     "open_gaps",
     "keep_connected",
+    "stone_regions",
 ]
 
 # --- helpers --------------------------------------------------------------
@@ -71,6 +72,109 @@ def keep_connected(candidate: np.ndarray, anchor: np.ndarray, *, min_area: int =
     """
     comp = components(candidate)
     return comp.touching(anchor, min_area=min_area, min_extent=min_extent)[comp.labels]
+
+
+def stone_regions(ai, strong, *, work_size: int = 600, min_ai: float = 0.25,
+                  min_mean: float = 0.35, min_solidity: float = 0.85, max_aspect: float = 2.5,
+                  min_facets: float = 0.15, min_area: float = 3e-4) -> np.ndarray:
+    """Where the AI sees a stone: compact, convex blobs with facets inside.
+
+    A clear or white stone on a light sweep is half transparent to the AI
+    (its light facets look like the sweep) and its facets agree with the
+    backdrop plate, so neither the AI's core nor the plate difference keeps
+    it whole. Its outline is what gives it away: the AI's soft blob of a
+    stone is convex and compact, and inside it there are facets (strong
+    differences from the plate: dark and coloured facets, facet edges). A
+    chain or a wire is long and thin (cut off by an opening), a ring seen
+    through or the inside of a hoop that the AI filled has no facets inside
+    (the plain sweep), a drop of a hook is not convex.
+
+    Parameters
+    ----------
+    ai : (h, w) float array
+        The AI's alpha.
+    strong : (h, w) bool array
+        Strong jewelry evidence (differences from the plate).
+    work_size : int
+        Long side of the working resolution of the shape analysis.
+    min_ai : float
+        The blob is where the AI gives at least this.
+    min_mean : float
+        The AI's mean over the blob (its holes filled), at least.
+    min_solidity : float
+        Area over the area of its convex hull, at least.
+    max_aspect : float
+        Long over short side of its smallest enclosing rectangle, at most.
+    min_facets : float
+        Fraction of its inner part (the blob shrunk by a fifth of its
+        radius) covered by facets, at least: strong evidence that an
+        opening of a tenth of the radius leaves (areas, not lines).
+    min_area : float
+        Smallest blob, as a fraction of the frame.
+
+    Returns
+    -------
+    (h, w) bool array: the inner part of each stone (the blob shrunk by a
+    fifth of its radius; the rim is left to the other steps).
+    """
+    ai = np.asarray(ai, np.float32)
+    strong = np.asarray(strong, bool)
+    if ai.ndim != 2 or strong.shape != ai.shape:
+        raise ValueError(f"ai and strong must be (h, w) arrays of one shape, got {ai.shape} and {strong.shape}")
+    h, w = ai.shape
+    f = min(1.0, work_size / max(h, w))
+    sw, sh = max(1, round(w * f)), max(1, round(h * f))
+    small = cv2.resize(ai, (sw, sh), interpolation=cv2.INTER_AREA)
+    facets = cv2.resize(strong.view(np.uint8) * np.uint8(255), (sw, sh), interpolation=cv2.INTER_AREA) / 255.0
+    facets = (facets >= 0.5).view(np.uint8)
+    blob = (small >= min_ai).astype(np.uint8)
+    # the AI's blob of a stone is mottled (its light facets look like the
+    # sweep): close it and fill its holes; then cut chains, bails and wires
+    # off it (an opening wider than they are)
+    r = max(2, round(0.006 * max(sw, sh)))
+    blob = cv2.morphologyEx(blob, cv2.MORPH_CLOSE, _disk(r))
+    blob = _fill_holes(blob).view(np.uint8)
+    blob = cv2.morphologyEx(blob, cv2.MORPH_OPEN, _disk(r))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(blob, connectivity=8)
+    found = np.zeros((sh, sw), np.uint8)
+    for k in range(1, n):
+        x, y, bw, bh, area = (int(v) for v in stats[k])
+        if area < min_area * sw * sh:
+            continue
+        m = (labels[y:y + bh, x:x + bw] == k).astype(np.uint8)
+        contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        c = max(contours, key=cv2.contourArea)
+        hull = cv2.contourArea(cv2.convexHull(c))
+        (_, _), (rw, rh), _ = cv2.minAreaRect(c)
+        if hull <= 0 or area / hull < min_solidity or max(rw, rh) > max_aspect * max(min(rw, rh), 1.0):
+            continue
+        if float(small[y:y + bh, x:x + bw][m > 0].mean()) < min_mean:
+            continue
+        radius = np.sqrt(area / np.pi)
+        inner = cv2.erode(m, _disk(max(1, round(0.2 * radius))))
+        # facets are areas a tenth of the stone across or more, not lines:
+        # what an opening of that size leaves (a chain crossing a place the
+        # AI filled is thinner)
+        f_area = cv2.morphologyEx(facets[y:y + bh, x:x + bw], cv2.MORPH_OPEN, _disk(max(1, round(0.1 * radius))))
+        if not inner.any() or float(f_area[inner > 0].mean()) < min_facets:
+            continue
+        # the outer fifth of the radius is left to the other steps: the AI's
+        # blob also covers the basket or bezel and the backdrop seen between
+        # it and the stone
+        found[y:y + bh, x:x + bw] |= inner
+    if not found.any():
+        return np.zeros((h, w), bool)
+    return cv2.resize(found * np.uint8(255), (w, h), interpolation=cv2.INTER_LINEAR) >= 128
+
+
+def _fill_holes(mask: np.ndarray) -> np.ndarray:
+    """`mask` (uint8 0/1) with every background place it encloses (4-connected) set."""
+    n, labels = cv2.connectedComponents((mask == 0).view(np.uint8), connectivity=4)
+    outside = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    enclosed = np.ones(n, bool)
+    enclosed[outside] = False
+    enclosed[0] = False  # label 0: the mask itself
+    return (mask > 0) | enclosed[labels]
 
 
 def _box_of(mask: np.ndarray, margin: int):

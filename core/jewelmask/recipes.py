@@ -29,6 +29,7 @@ from .detail import (
     line_energy,
     open_gaps,
     plate_alpha,
+    stone_regions,
 )
 from .dtypes import as_float_image
 from .fastops import TILE, components, pmap, tile_any, tile_boxes, tile_max, tiles
@@ -77,6 +78,10 @@ class AutoSettings:
         Detail outside the AI's core needs an edge within 2 px whose sharp
         difference is this many times the backdrop scatter (reflections
         and shadows are blurred and have none).
+    keep_stones : bool
+        Keep stones whole: where the AI's blob is compact and convex with
+        facets inside (:func:`jewelmask.detail.stone_regions`), the mask is
+        solid, so a white stone on a light sweep keeps its light facets.
     wire_extent : float
         Strong lines whose connected extent is at least this fraction of
         the photo's long side are chains: their coverage is also measured
@@ -97,6 +102,7 @@ class AutoSettings:
     line_k: float = 8.0
     crisp_k: float = 3.0
     wire_extent: float = 0.09
+    keep_stones: bool = True
 
 
 PRESETS: dict[str, AutoSettings] = {
@@ -409,6 +415,8 @@ def _detail(rgb, ai, plate, box, cfg: AutoSettings, out: np.ndarray, maps: dict 
                 o[holes] = np.minimum(o[holes], np.maximum(pa[at][holes], wire[holes]))
         if o is not None:
             out[t.inner] = o
+    if cfg.keep_stones:
+        out[stone_regions(a_ai, strong)] = 1.0
     if maps is not None:
         for here in local.values():
             if "detail" in here:
