@@ -190,3 +190,41 @@ def test_batch_checks_the_values_and_keeps_old_hashes(tmp_path):
     old = {k: v for k, v in batch.OPTION_DEFAULTS.items() if k not in batch._NEWER_OPTIONS}
     assert batch.settings_hash(dict(batch.OPTION_DEFAULTS)) == batch.settings_hash(old)
     assert batch.settings_hash(dict(batch.OPTION_DEFAULTS, refine=True)) != batch.settings_hash(old)
+
+
+def test_detail_switches_change_the_preset_auto_chooses():
+    parse = cli.build_parser().parse_args
+
+    def settings(*flags):
+        return cli._settings(parse(["cutout", "x.png", "--out", "o", *flags]))
+
+    assert settings().overrides == {}
+    s = settings("--keep-shadows", "--no-open-gaps", "--no-keep-stones")
+    # the preset is still chosen from the photo (it used to become white-sweep)
+    assert s.preset == "auto" and s.detail is None
+    assert s.overrides == {"keep_shadows": True, "open_gaps": False, "keep_stones": False}
+    assert settings("--preset", "grey-sweep", "--no-keep-stones").preset == "grey-sweep"
+
+
+def test_overrides_apply_to_the_chosen_preset_and_are_checked():
+    import cv2
+
+    from jewelmask.recipes import PRESETS, AutoSettings, RecipeSettings, auto_stages
+
+    rng = np.random.default_rng(0)
+    img = np.full((240, 320, 3), 0.55, np.float32) + rng.normal(0, 0.004, (240, 320, 3)).astype(np.float32)
+    ai = np.zeros((240, 320), np.float32)
+    cv2.circle(ai, (160, 120), 40, 1.0, 12)  # a hoop, its inside the backdrop
+    img[ai > 0.5] = (0.8, 0.62, 0.25)
+    ai = cv2.GaussianBlur(cv2.circle(ai.copy(), (160, 120), 40, 1.0, -1), (0, 0), 2.0)  # the AI filled it
+    st = auto_stages(img, ai=ai, settings=RecipeSettings(refine=None))
+    chosen = PRESETS[st["preset"]]
+    from dataclasses import replace
+
+    by_override = auto_stages(img, ai=ai, settings=RecipeSettings(refine=None, overrides={"open_gaps": False}))
+    by_detail = auto_stages(img, ai=ai, settings=RecipeSettings(refine=None, detail=replace(chosen, open_gaps=False)))
+    np.testing.assert_array_equal(by_override["alpha"], by_detail["alpha"])
+    assert (by_override["alpha"][120, 160] >= 0.5) and (st["alpha"][120, 160] < 0.5)  # the switch acts
+    with pytest.raises(ValueError, match="overrides"):
+        RecipeSettings(overrides={"keep_stone": False})
+    assert AutoSettings().keep_stones

@@ -254,9 +254,11 @@ def _stone_and_chain(facets=True, strands=False, seed=0):
     cv2.line(ai, (0, 60), (300, 190), 0.9, 5)  # the chain
     cv2.line(ai, (300, 190), (600, 60), 0.9, 5)
     strong = np.zeros((H, W), np.uint8)
-    if facets:  # dark facets: wedges of the stone
-        for k in range(0, 360, 45):
-            cv2.ellipse(strong, (300, 250), (55, 55), 0, k, k + 20, 1, -1)
+    if facets:  # dark and coloured facets all over the stone, 16 px across
+        for yy in range(196, 300, 28):
+            for xx in range(246, 350, 28):
+                if np.hypot(yy + 8 - 250, xx + 8 - 300) < 50:
+                    strong[yy:yy + 16, xx:xx + 16] = 1
     if strands:  # a chain crossing a place the AI filled
         for dy in range(-50, 51, 8):
             cv2.line(strong, (230, 250 + dy), (370, 250 + dy), 1, 2)

@@ -61,7 +61,7 @@ THUMB_PX = 320
 OPTION_DEFAULTS = {
     "recipe": "auto", "preset": "auto", "model": "u2netp", "save": "mask",
     "background": (255, 255, 255), "quality": 95, "bits": None, "tiles": 6,
-    "path_tolerance": 0.5, "keep_shadows": False, "no_open_gaps": False,
+    "path_tolerance": 0.5, "keep_shadows": False, "no_open_gaps": False, "no_keep_stones": False,
     "metal": "auto", "sample": None, "tolerance": 12.0, "channel": "auto",
     "paths": None, "path_name": None,
     # refine, decontaminate and edge controls: None is "not given" (the recipe's
@@ -101,11 +101,11 @@ def _check_options(opts: dict, where: str) -> dict:
     out = {}
     for key, value in opts.items():
         k = key.replace("-", "_")
-        if k == "open_gaps":
-            k, value = "no_open_gaps", not value
+        if k in ("open_gaps", "keep_stones"):
+            k, value = "no_" + k, not value
         if k not in OPTION_DEFAULTS:
             raise BatchError(f"{where}: unknown setting {key!r}; known: "
-                             f"{', '.join(sorted(OPTION_DEFAULTS))}, open_gaps")
+                             f"{', '.join(sorted(OPTION_DEFAULTS))}, open_gaps, keep_stones")
         choices = {"recipe": RECIPES, "save": SAVE_CHOICES, "model": MODELS,
                    "preset": ("auto", *PRESETS)}.get(k)
         if choices is not None and value not in choices:

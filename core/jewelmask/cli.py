@@ -231,20 +231,17 @@ def check_combination(args) -> None:
 
 def _settings(args):
     """RecipeSettings from the command-line options."""
-    from dataclasses import replace
-
     from .ai import AISettings
     from .detail import ChannelSettings, ColourSettings
-    from .recipes import PRESETS, RecipeSettings
+    from .recipes import RecipeSettings
 
     ai = AISettings(model=args.model, tile_budget=getattr(args, "tiles", None) or 6)
     preset = getattr(args, "preset", "auto")
-    detail = None
-    keep = getattr(args, "keep_shadows", False)
-    no_gaps = getattr(args, "no_open_gaps", False)
-    if keep or no_gaps:
-        detail = replace(PRESETS["white-sweep" if preset == "auto" else preset],
-                         keep_shadows=keep, open_gaps=not no_gaps)
+    # the switches change the preset auto chooses (or the one given)
+    overrides = {name: value for name, value, default in (
+        ("keep_shadows", getattr(args, "keep_shadows", False), False),
+        ("open_gaps", not getattr(args, "no_open_gaps", False), True),
+        ("keep_stones", not getattr(args, "no_keep_stones", False), True)) if value != default}
     samples = tuple(getattr(args, "sample", None) or ())
     metal = getattr(args, "metal", "auto")
     if samples and metal == "auto":
@@ -255,7 +252,7 @@ def _settings(args):
         channel = ChannelSettings(channel=getattr(args, "channel", "auto"))
     except ValueError as exc:
         raise JewelmaskError(str(exc)) from None
-    return RecipeSettings(ai=ai, preset=preset, detail=detail, channel=channel, colour=colour,
+    return RecipeSettings(ai=ai, preset=preset, overrides=overrides, channel=channel, colour=colour,
                           refine=refine_settings(args))
 
 
@@ -466,6 +463,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep shadows and reflections (by default they are backdrop)")
     g.add_argument("--no-open-gaps", action="store_true",
                    help="leave gaps between links and ring interiors as the AI filled them")
+    g.add_argument("--no-keep-stones", action="store_true",
+                   help="do not make the inside of a stone the AI sees as a faceted, convex blob "
+                        "solid (by default it is, so a white stone on a light sweep keeps its "
+                        "light facets)")
     g = c.add_argument_group("colour range (recipe colour)")
     g.add_argument("--metal", choices=("auto", *METAL_PRESETS, "sampled"), default="auto",
                    help="metal tone to recover (default: auto, every preset)")

@@ -106,9 +106,10 @@ def stone_regions(ai, strong, *, work_size: int = 600, min_ai: float = 0.25,
     max_aspect : float
         Long over short side of its smallest enclosing rectangle, at most.
     min_facets : float
-        Fraction of its inner part (the blob shrunk by a fifth of its
-        radius) covered by facets, at least: strong evidence that an
-        opening of a tenth of the radius leaves (areas, not lines).
+        Fraction of its middle (the blob shrunk by half its radius) covered
+        by facets, at least: strong evidence that an opening of a tenth of
+        the radius leaves (areas, not lines; a ring's band lies outside
+        the middle).
     min_area : float
         Smallest blob, as a fraction of the frame.
 
@@ -154,9 +155,11 @@ def stone_regions(ai, strong, *, work_size: int = 600, min_ai: float = 0.25,
         inner = cv2.erode(m, _disk(max(1, round(0.2 * radius))))
         # facets are areas a tenth of the stone across or more, not lines:
         # what an opening of that size leaves (a chain crossing a place the
-        # AI filled is thinner)
+        # AI filled is thinner); and they fill the middle of a stone, where
+        # a ring's or hoop's band (around the inside the AI filled) is not
+        middle = cv2.erode(m, _disk(max(1, round(0.5 * radius))))
         f_area = cv2.morphologyEx(facets[y:y + bh, x:x + bw], cv2.MORPH_OPEN, _disk(max(1, round(0.1 * radius))))
-        if not inner.any() or float(f_area[inner > 0].mean()) < min_facets:
+        if not middle.any() or float(f_area[middle > 0].mean()) < min_facets:
             continue
         # the outer fifth of the radius is left to the other steps: the AI's
         # blob also covers the basket or bezel and the backdrop seen between

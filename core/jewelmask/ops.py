@@ -247,17 +247,12 @@ def _ai_remove(image, *, mask, selection, paths, params, progress):
 
 def _auto(image, *, mask, selection, paths, params, progress):
     from .ai import AISettings
-    from .recipes import PRESETS, RecipeSettings, auto_stages
+    from .recipes import RecipeSettings, auto_stages
 
     preset = params["preset"]
-    detail = None
-    if params["keep_shadows"] or not params["open_gaps"]:
-        from dataclasses import replace
-
-        base = PRESETS["white-sweep" if preset == "auto" else preset]
-        detail = replace(base, keep_shadows=params["keep_shadows"], open_gaps=params["open_gaps"])
+    overrides = {k: params[k] for k in ("keep_shadows", "open_gaps", "keep_stones")}
     settings = RecipeSettings(ai=AISettings(model=params["model"], tile_budget=params["tile_budget"]),
-                              preset=preset, detail=detail)
+                              preset=preset, overrides=overrides)
     st = auto_stages(_rgb(image), settings=settings, progress=progress)
     return OpResult(mask=st["alpha"],
                     channels={"jewelmask: ai": st["ai"], "jewelmask: chains": st["detail"]},
@@ -318,6 +313,8 @@ register(Op(
               help="the kind of backdrop; auto decides from the image"),
         Param("keep_shadows", "bool", False, "Keep shadows and reflections"),
         Param("open_gaps", "bool", True, "Open gaps between links"),
+        Param("keep_stones", "bool", True, "Keep stones whole",
+              help="the inside of a faceted, convex stone the AI half sees is made solid"),
     ),
     default_mode="replace",
     needs=("model",),

@@ -117,7 +117,10 @@ class RecipeSettings:
     """Settings of every step a recipe may use; each front end builds one.
 
     ``preset`` names an entry of :data:`PRESETS`, or ``"auto"`` to choose
-    one from the image; ``detail`` overrides it when given. ``refine``
+    one from the image; ``detail`` replaces it when given. ``overrides``
+    changes fields of the chosen :class:`AutoSettings` by name (e.g.
+    ``{"keep_shadows": True}``), after ``auto`` has chosen the preset.
+    ``refine``
     re-solves the recipe's edge with :func:`jewelmask.refine.refine_edge`
     (with the backdrop plate as its background cue) before paths are
     applied; on by default (on the benchmark it cuts the SAD of ``auto``
@@ -127,6 +130,7 @@ class RecipeSettings:
     ai: AISettings = field(default_factory=lambda: AISettings(tile_budget=6))
     preset: str = "auto"
     detail: AutoSettings | None = None
+    overrides: dict = field(default_factory=dict)
     channel: ChannelSettings = field(default_factory=ChannelSettings)
     colour: ColourSettings = field(default_factory=ColourSettings)
     refine: RefineSettings | None = field(default_factory=RefineSettings)
@@ -136,6 +140,10 @@ class RecipeSettings:
             raise ValueError(f"refine must be a RefineSettings or None, got {type(self.refine).__name__}")
         if self.preset != "auto" and self.preset not in PRESETS:
             raise ValueError(f"preset must be 'auto' or one of {', '.join(PRESETS)}, got {self.preset!r}")
+        known = AutoSettings.__dataclass_fields__
+        unknown = sorted(set(self.overrides) - set(known))
+        if unknown:
+            raise ValueError(f"overrides must name fields of AutoSettings ({', '.join(known)}), got {unknown}")
 
 
 def choose_preset(plate) -> str:
@@ -219,7 +227,7 @@ def _auto(image, *, settings, progress, ai, brush, maps: bool) -> dict:
         start, roi_lab = None, None
     plate = _fit_plate(rgb, ai, smoothness=smoothness, start=start)
     preset = settings.preset if settings.preset != "auto" else choose_preset(plate)
-    cfg = settings.detail or PRESETS[preset]
+    cfg = replace(settings.detail or PRESETS[preset], **settings.overrides)
     report(0.75)
     stages = {"ai": ai, "preset": preset, "plate": plate}
     box = _roi(rgb, ai, plate, lab=roi_lab)
