@@ -8,7 +8,17 @@ import pytest
 from conftest import ring_scene
 from jewelmask.backdrop import backdrop_difference, backdrop_plate, rgb01
 from jewelmask.detail import _disk, _evidence, keep_connected, line_energy, open_gaps, plate_alpha
-from jewelmask.recipes import PRESETS, AutoSettings, RecipeSettings, _auto, _long, _roi, auto_stages, choose_preset
+from jewelmask.recipes import (
+    PRESETS,
+    AutoSettings,
+    RecipeSettings,
+    _auto,
+    _line_levels,
+    _long,
+    _roi,
+    auto_stages,
+    choose_preset,
+)
 from jewelmask.refine import refine_edge
 
 
@@ -32,12 +42,9 @@ def _auto_dense(image, ai, settings):
     core = a_ai >= 0.5
     eff = diff.total if cfg.keep_shadows else diff.evidence
     le = line_energy(eff, length=cfg.line_length)
-    step = max(1, int(np.sqrt(le.size / 250_000)))
-    sample = le[::step, ::step]
-    med = float(np.median(sample))
-    mad = 1.4826 * float(np.median(np.abs(sample - med))) + 1e-3
-    line_strong = le > med + max(cfg.line_k * mad, cfg.min_delta * 0.4)
-    line_weak = le > med + max(0.5 * cfg.line_k * mad, cfg.min_delta * 0.2)
+    step, med, strong_at, weak_at = _line_levels(le, cfg)  # measured once over the box, not tiled
+    line_strong = le > strong_at
+    line_weak = le > weak_at
     strong |= line_strong
     weak |= line_weak
     seeds = strong & (cv2.dilate(core.astype(np.uint8), _disk(2)) > 0)

@@ -289,15 +289,7 @@ def _detail(rgb, ai, plate, box, cfg: AutoSettings, out: np.ndarray, maps: dict 
     # wires that the pixel grain hides, and not the grain itself
     eff = diff.total if cfg.keep_shadows else diff.evidence
     le = line_energy(eff, length=cfg.line_length)
-    step = max(1, int(np.sqrt(le.size / 250_000)))
-    sample = le[::step, ::step]
-    med = float(np.median(sample))
-    mad = 1.4826 * float(np.median(np.abs(sample - med))) + 1e-3
-    # a faint line stands out of the backdrop's own line energy (noise has a
-    # positive mean) by line_k robust deviations, and at least by a fraction
-    # of min_delta on a very clean sweep
-    line_strong_at = med + max(cfg.line_k * mad, cfg.min_delta * 0.4)
-    line_weak_at = med + max(0.5 * cfg.line_k * mad, cfg.min_delta * 0.2)
+    step, med, line_strong_at, line_weak_at = _line_levels(le, cfg)
     strong = np.empty(shape, bool)
     weak = np.empty(shape, bool)
 
@@ -351,10 +343,8 @@ def _detail(rgb, ai, plate, box, cfg: AutoSettings, out: np.ndarray, maps: dict 
             # reflections on glossy sweeps and soft shadows are blurred copies
             crisp = cv2.dilate((d.sharp > cfg.crisp_k * d.noise).view(np.uint8), _disk(2)) > 0
             linked &= crisp | (cv2.dilate(core_t, _disk(1)) > 0)
-            # coverage on a faint line: how close to the line's own peak
             le_t = le[t.outer]
-            lmax = cv2.dilate(le_t, np.ones((5, 5), np.uint8))
-            a_line = np.clip((le_t - med) / np.maximum(lmax - med, 1e-3), 0, 1) ** 2
+            a_line = _line_coverage(le_t, med)
             here.update(linked=linked[t.crop], faint=np.where(le_t > line_weak_at, a_line, 0.0)[t.crop],
                         wired=(linked & (le_t > line_strong_at))[t.crop])
             if wired is not None:
@@ -393,8 +383,7 @@ def _detail(rgb, ai, plate, box, cfg: AutoSettings, out: np.ndarray, maps: dict 
             on = is_chain[lines.labels[_within(t.inner, span)]] if _inside(t.inner, span) else None
             if on is not None and on.any():
                 lt_t = lt[t.outer]
-                lmax_t = cv2.dilate(lt_t, np.ones((5, 5), np.uint8))
-                a_t = np.clip((lt_t - med_t) / np.maximum(lmax_t - med_t, 1e-3), 0, 1) ** 2
+                a_t = _line_coverage(lt_t, med_t)
                 a_line = np.maximum(a_line, np.where(on, a_t[t.crop], 0.0))
                 line = on & (lt_t >= 0.9 * cv2.dilate(lt_t, np.ones((3, 3), np.uint8)))[t.crop]
                 if line.any():
@@ -432,6 +421,30 @@ def _detail(rgb, ai, plate, box, cfg: AutoSettings, out: np.ndarray, maps: dict 
         maps["bulk"][part[0]:part[2], part[1]:part[3]] = bulk
         maps["gaps_opened"][part[0]:part[2], part[1]:part[3]] = opened
     return ridge
+
+
+def _line_levels(le: np.ndarray, cfg: AutoSettings) -> tuple[int, float, float, float]:
+    """(step, median, strong, weak) of the line energy `le` of the box.
+
+    The median is taken over a grid of every `step`-th pixel (about 250,000
+    of them). A faint line stands out of the backdrop's own line energy
+    (noise has a positive mean) by `line_k` robust deviations for strong,
+    half that for weak, and at least by a fraction of `min_delta` on a very
+    clean sweep.
+    """
+    step = max(1, int(np.sqrt(le.size / 250_000)))
+    sample = le[::step, ::step]
+    med = float(np.median(sample))
+    mad = 1.4826 * float(np.median(np.abs(sample - med))) + 1e-3
+    return (step, med, med + max(cfg.line_k * mad, cfg.min_delta * 0.4),
+            med + max(0.5 * cfg.line_k * mad, cfg.min_delta * 0.2))
+
+
+def _line_coverage(le: np.ndarray, med: float) -> np.ndarray:
+    """Coverage on a faint line: how close its line energy `le` comes to the
+    line's own peak (within 2 px), above the backdrop's level `med`, squared."""
+    peak = cv2.dilate(le, np.ones((5, 5), np.uint8))
+    return np.clip((le - med) / np.maximum(peak - med, 1e-3), 0, 1) ** 2
 
 
 def _within(index, part):
