@@ -321,12 +321,12 @@ class BackdropDifference:
 
     def crop(self, index) -> "BackdropDifference":
         """The same maps in a part of the frame (views): ``diff.crop(np.s_[r0:r1, c0:c1])``."""
-        return BackdropDifference(*(None if v is None else v[index] for v in
-                                    (self.total, self.effective, self.chroma, self.lightness,
-                                     self.sharp, self.noise, self.evidence)))
+        return BackdropDifference(*(None if v is None else v[index]
+                                    for v in (getattr(self, name) for name in FIELDS)))
 
 
 FIELDS = ("total", "effective", "chroma", "lightness", "sharp", "noise", "evidence")
+"""The maps of :class:`BackdropDifference`, in the order of its fields."""
 
 CHROMA_REACH = 2
 """How far (px) colour spreads beyond the metal in a photo (JPEG 4:2:0, aberration)."""
