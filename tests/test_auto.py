@@ -52,3 +52,32 @@ def test_refine_keeps_the_middle_line_of_a_chain():
     kept = middle & (st["combined"] >= 0.5)
     assert kept.sum() > 100
     assert (st["alpha"][kept] >= 0.5).mean() > 0.95
+
+
+def dashed_wire(seed=0):
+    """A pendant the AI found and a 1 px wire leaving it across the frame that
+    the AI missed, seen as dashes: three pixels darker than the sweep, two
+    where its highlights match the sweep (a cable chain's links)."""
+    H, W = 300, 800
+    rng = np.random.default_rng(seed)
+    alpha = np.zeros((H, W), np.float32)
+    cv2.circle(alpha, (80, 150), 40, 1.0, -1)
+    wire = np.zeros((H, W), np.float32)
+    for x in range(120, 780, 5):
+        wire[150, x:x + 3] = 1.0
+    alpha = np.maximum(alpha, wire)
+    back = np.full((H, W, 3), 0.75, np.float32)
+    img = alpha[..., None] * np.float32(0.55) + (1 - alpha[..., None]) * back
+    img = np.clip(img + rng.normal(0, 0.003, img.shape), 0, 1).astype(np.float32)
+    ai = cv2.GaussianBlur((alpha > 0.5).astype(np.float32) * (wire < 0.5), (0, 0), 2.0)
+    return img, wire, ai
+
+
+def test_the_far_end_of_a_broken_wire_is_in_the_box():
+    # no dash alone is large enough to count, so the box that holds the
+    # jewelry must see the dashes as one line, or it stops at the pendant
+    img, wire, ai = dashed_wire()
+    on = auto_stages(img, ai=ai, settings=RecipeSettings(refine=None))["alpha"]
+    far = wire > 0.5
+    far[:, :600] = False
+    assert (on[far] >= 0.5).mean() > 0.9

@@ -176,7 +176,9 @@ def _roi(rgb: np.ndarray, ai: np.ndarray, plate, margin_frac: float = 0.05, lab:
     nz = cv2.resize(plate.noise_small, (w, h), interpolation=cv2.INTER_LINEAR)
     d = norm3(lab - pl)
     ai_small = cv2.resize(ai, (w, h), interpolation=cv2.INTER_AREA)
-    cand = d > np.maximum(4.0 * nz, 4.0)
+    # grown by a pixel: a faint wire's difference is broken by highlights
+    # and JPEG blocks, and the box must reach the whole of it
+    cand = cv2.dilate((d > np.maximum(4.0 * nz, 4.0)).view(np.uint8), _disk(1)) > 0
     found = keep_connected(cand, ai_small > 0.3, min_area=30, min_extent=25) | (ai_small > 0.05)
     if not found.any():
         return None
