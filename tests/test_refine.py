@@ -183,6 +183,15 @@ def test_image_dtypes_and_alpha_channel(sc, dtype, channels):
     assert np.abs(out - ref).mean() < tol
 
 
+def test_float16_inputs_and_plate():
+    # float16 is a float image like any other (OpenCV cannot resize it)
+    img, alpha, B = scene((200, 260))
+    ref = refine_edge(img, alpha, background=B)
+    out = refine_edge(img.astype(np.float16), alpha.astype(np.float16), background=B.astype(np.float16))
+    assert out.dtype == np.float32
+    assert np.abs(out - ref).mean() < 2e-3
+
+
 @pytest.mark.parametrize("adtype", [np.uint8, np.uint16, bool])
 def test_alpha_dtypes(sc, adtype):
     img, alpha, _ = sc

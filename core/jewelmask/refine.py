@@ -594,7 +594,8 @@ def _coarse_fields(image, alpha, plate, s):
     h, w = max(1, H // f), max(1, W // f)
 
     def small(x):
-        x = np.ascontiguousarray(x)
+        # OpenCV cannot resize float16: such maps are reduced as float32
+        x = np.ascontiguousarray(x, np.float32 if x.dtype == np.float16 else None)
         return x if f == 1 else cv2.resize(x, (w, h), interpolation=cv2.INTER_AREA)
 
     image_s, a, *plate_s = pmap(small, [image, alpha] + ([] if plate is None else [plate]), s.threads)
