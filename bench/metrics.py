@@ -166,6 +166,36 @@ def _rate(pred: np.ndarray, region: np.ndarray | None) -> float:
     return float(np.count_nonzero(pred[region] >= 0.5) / n)
 
 
+POOLED = ("thin", "prong", "gap")
+"""The labels whose rates :func:`pooled_rates` also gives pooled over a set."""
+
+
+def label_counts(pred, scene) -> dict[str, tuple[int, int]]:
+    """(pixels with ``pred >= 0.5``, pixels) of each label of :data:`POOLED` in a scene."""
+    p = np.asarray(pred, np.float32)
+    out = {}
+    for name in POOLED:
+        region = np.asarray(getattr(scene, name), bool)
+        out[name] = (int(np.count_nonzero(p[region] >= 0.5)), int(np.count_nonzero(region)))
+    return out
+
+
+def pooled_rates(counts: Iterable[Mapping[str, tuple[int, int]]]) -> dict[str, float]:
+    """Rates over every labelled pixel of a set (:func:`label_counts` of each scene).
+
+    The per-scene means of :func:`mean_metrics` give a scene with a few
+    dozen prong pixels the weight of a whole chain; pooled, every labelled
+    pixel weighs the same. Both are reported; the targets are on the means.
+    """
+    hits = dict.fromkeys(POOLED, 0)
+    total = dict.fromkeys(POOLED, 0)
+    for c in counts:
+        for name in POOLED:
+            hits[name] += c[name][0]
+            total[name] += c[name][1]
+    return {name: hits[name] / total[name] if total[name] else math.nan for name in POOLED}
+
+
 def far_background(gt, *, distance: float = _FAR_PX) -> np.ndarray:
     """Pixels with ``gt == 0`` farther than ``distance`` px (Euclidean) from every ``gt > 0`` pixel."""
     g = np.asarray(gt)

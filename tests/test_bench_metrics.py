@@ -172,3 +172,21 @@ def test_method_outputs_are_normalised_and_tables_render():
     assert "| a | 2 | 0.50 | 500.00 |" in md and "unavailable: not here" in md and "24.0 GiB" in md
     txt = R.format_text(results)
     assert txt.splitlines()[0].startswith("method") and "–" in txt
+
+
+def test_pooled_rates_weigh_every_labelled_pixel_alike():
+    class Scene:
+        def __init__(self, thin):
+            self.thin = thin
+            self.prong = np.zeros_like(thin)
+            self.gap = np.zeros_like(thin)
+
+    small = np.zeros((10, 10), bool)
+    small[0, :2] = True  # 2 thin pixels, both missed
+    large = np.zeros((10, 10), bool)
+    large[2:8, 2:8] = True  # 36 thin pixels, all found
+    counts = [M.label_counts(np.zeros((10, 10)), Scene(small)), M.label_counts(np.ones((10, 10)), Scene(large))]
+    assert counts[0]["thin"] == (0, 2) and counts[1]["thin"] == (36, 36)
+    pooled = M.pooled_rates(counts)
+    assert pooled["thin"] == pytest.approx(36 / 38)
+    assert math.isnan(pooled["prong"]) and math.isnan(pooled["gap"])
