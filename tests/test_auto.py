@@ -81,3 +81,32 @@ def test_the_far_end_of_a_broken_wire_is_in_the_box():
     far = wire > 0.5
     far[:, :600] = False
     assert (on[far] >= 0.5).mean() > 0.9
+
+
+def test_refine_holds_a_wide_chain_across_its_width():
+    # the line the chain rule holds at half after refine is the middle line
+    # and the pixels beside it: all three rows of a 3 px wire, not its middle
+    from jewelmask.backdrop import rgb01
+    from jewelmask.recipes import PRESETS, _detail, _fit_plate, _roi, choose_preset
+
+    H, W = 300, 700
+    rng = np.random.default_rng(0)
+    alpha = np.zeros((H, W), np.float32)
+    cv2.circle(alpha, (70, 150), 40, 1.0, -1)
+    wire = np.zeros((H, W), np.float32)
+    wire[149:152, 110:690] = 1.0
+    alpha = np.maximum(alpha, wire)
+    img = alpha[..., None] * np.float32(0.5) + (1 - alpha[..., None]) * np.float32(0.74)
+    img = cv2.GaussianBlur(np.repeat(img, 3, axis=2), (0, 0), 0.6)
+    img = np.clip(img + rng.normal(0, 0.004, img.shape), 0, 1).astype(np.float32)
+    ai = cv2.GaussianBlur((alpha > 0.5).astype(np.float32) * (wire < 0.5), (0, 0), 2.0)
+    rgb = rgb01(img)
+    plate = _fit_plate(rgb, ai, smoothness=0.035)
+    box = _roi(rgb, ai, plate)
+    out = np.zeros((box[2] - box[0], box[3] - box[1]), np.float32)
+    held = np.zeros((H, W), bool)
+    for (rows, cols), line in _detail(rgb, ai, plate, box, PRESETS[choose_preset(plate)], out):
+        held[box[0] + rows.start:box[0] + rows.stop, box[1] + cols.start:box[1] + cols.stop] |= line
+    for row in (149, 150, 151):
+        assert held[row, 200:680].mean() > 0.95
+    assert not held[146, 200:680].any() and not held[154, 200:680].any()

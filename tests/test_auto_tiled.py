@@ -66,7 +66,8 @@ def _auto_dense(image, ai, settings):
         lmax_t = cv2.dilate(lt, np.ones((5, 5), np.uint8))
         a_t = np.clip((lt - med_t) / np.maximum(lmax_t - med_t, 1e-3), 0, 1) ** 2
         a_line = np.maximum(a_line, np.where(chain, a_t, 0.0))
-        ridge = chain & (lt >= 0.9 * cv2.dilate(lt, np.ones((3, 3), np.uint8)))
+        mid = (lt >= 0.9 * cv2.dilate(lt, np.ones((3, 3), np.uint8))).view(np.uint8)
+        ridge = chain & (cv2.dilate(mid, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))) > 0)
     detail = np.where(linked, np.maximum(pa, a_line), 0.0).astype(np.float32)
     inner = cv2.erode(core.astype(np.uint8), _disk(2)) > 0
     band = (cv2.dilate(core.astype(np.uint8), _disk(2)) > 0) & ~inner

@@ -87,7 +87,8 @@ class AutoSettings:
         the photo's long side are chains: their coverage is also measured
         on the full difference from the plate (a neutral silver wire is a
         darkening the shadow discount would take for a shadow), and the
-        middle line of such a wire keeps at least half after refine.
+        middle line of such a wire, with the pixels beside it, keeps at
+        least half after refine.
         0 turns this off.
     """
 
@@ -246,8 +247,9 @@ def _auto(image, *, settings, progress, ai, brush, maps: bool) -> dict:
     if settings.refine is not None:
         report(0.9)
         refined = _refine(rgb, alpha, plate, settings.refine, brush)
-        # the middle line of a chain keeps at least half where the refined
-        # alpha still sees a wire within 3 px (as refine's keep_thin does
+        # the middle line of a chain (and the pixels beside it) keeps at
+        # least half where the refined alpha still sees a wire within 3 px
+        # (as refine's keep_thin does
         # for structures narrower than 7 px); a vein of marble or a streak
         # the line rule took has none
         g = 3
@@ -387,7 +389,12 @@ def _detail(rgb, ai, plate, box, cfg: AutoSettings, out: np.ndarray, maps: dict 
                 lt_t = lt[t.outer]
                 a_t = _line_coverage(lt_t, med_t)
                 a_line = np.maximum(a_line, np.where(on, a_t[t.crop], 0.0))
-                line = on & (lt_t >= 0.9 * cv2.dilate(lt_t, np.ones((3, 3), np.uint8)))[t.crop]
+                # the middle line (the ridge of the line energy) and the pixels
+                # beside it: a wire two or three pixels wide, whose flanks the
+                # colour model may miss (the highlight on a round wire is
+                # brighter than the sweep, its shaded side darker)
+                mid = (lt_t >= 0.9 * cv2.dilate(lt_t, np.ones((3, 3), np.uint8))).view(np.uint8)
+                line = on & (cv2.dilate(mid, _disk(1)) > 0)[t.crop]
                 if line.any():
                     ridge.append((t.inner, line))
         here["detail"] = np.where(here["linked"], np.maximum(here["pa"], a_line), 0.0)
