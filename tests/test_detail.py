@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import ring_scene
-from jewelmask.backdrop import backdrop_difference, backdrop_plate, to_lab
+from jewelmask.backdrop import BackdropDifference, backdrop_difference, backdrop_plate, to_lab
 from jewelmask.detail import (
     ChannelSettings,
     ColourSettings,
@@ -284,3 +284,57 @@ def test_stone_regions_leaves_places_without_facets():
     long_ai = np.zeros((400, 600), np.float32)
     cv2.ellipse(long_ai, (300, 200), (250, 40), 0, 0, 360, 0.9, -1)  # not compact
     assert not stone_regions(long_ai, long_ai > 0.5).any()
+
+
+def _basket():
+    """A stone in an open basket as open_gaps sees it (maps by construction).
+
+    The AI's disc (alpha 1 out to r = 50) covers a stone (r <= 40: solid
+    inside, a soft rim of partial coverage from r = 36.5 out), the sweep
+    between it and a thin basket wire (r 40-47, agreeing with the backdrop)
+    and the wire (r = 49; silver on grey, never solid: coverage 0.45 along
+    its middle, 0.3 on its rims). Eight prongs (coverage 0.6) cut the sweep
+    into arcs of about 220 px.
+    """
+    H = W = 140
+    rr, cc = np.mgrid[0:H, 0:W]
+    rad = np.hypot(rr - 70, cc - 70)
+    ang = np.arctan2(rr - 70, cc - 70)
+    alpha = (rad <= 50).astype(np.float32)
+    cover = np.zeros((H, W), np.float32)
+    cover[rad <= 40] = 1.0
+    cover[(rad > 36.5) & (rad <= 40)] = 0.3  # the stone's soft rim
+    cover[(rad > 47) & (rad < 51)] = 0.3  # the wire's soft rims
+    cover[np.abs(rad - 49) <= 0.5] = 0.45  # the wire's middle
+    for k in range(8):
+        a = 2 * np.pi * k / 8
+        prong = (np.abs((cc - 70) * np.sin(a) - (rr - 70) * np.cos(a)) <= 1.0) & (np.cos(ang - a) > 0) & (rad > 38) & (rad < 50)
+        cover[prong] = 0.6
+    sweep = (cover < 0.25) & (rad > 40) & (rad < 48)
+    effective = np.where(sweep, 0.5, 20.0).astype(np.float32)
+    sharp = np.full((H, W), 0.5, np.float32)
+    diff = BackdropDifference(None, effective, None, None, sharp, np.full((H, W), 1.0, np.float32), None)
+    return alpha, diff, cover, sweep, rad
+
+
+def test_open_gaps_opens_the_sweep_between_a_stone_and_a_thin_basket_wire():
+    """The 2-3 px ring around an arc of sweep lies on soft rims (the stone's
+    and the wire's): not enclosed. Out to 7 px are the stone, the wire and
+    the backdrop beyond it; a light facet deep inside a stone has other
+    facets there."""
+    alpha, diff, cover, sweep, rad = _basket()
+    out = open_gaps(alpha, diff, coverage=cover)
+    assert out[sweep].mean() < 0.1
+    assert (out[cover >= 0.5] == 1).all()
+    # a light facet of that size inside the stone, among soft light facets: kept
+    H, W = alpha.shape
+    rr, cc = np.mgrid[0:H, 0:W]
+    facet = (np.abs(rr - 70) < 7) & (np.abs(cc - 70) < 7)
+    soft = (np.abs(rr - 70) < 12) & (np.abs(cc - 70) < 12) & ~facet
+    cover2 = np.where(soft, 0.3, np.where(facet, 0.05, cover)).astype(np.float32)
+    eff2 = np.where(facet, 0.5, diff.effective).astype(np.float32)
+    diff2 = BackdropDifference(None, eff2, None, None, diff.sharp, diff.noise, None)
+    out2 = open_gaps(alpha, diff2, coverage=cover2)
+    assert out2[facet].mean() == 1.0
+    assert out2[sweep].mean() < 0.1
+
