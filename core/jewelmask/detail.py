@@ -641,11 +641,11 @@ def open_gaps(alpha, diff: BackdropDifference, *, coverage=None, k_noise: float 
         Holes at least this large are also checked for texture.
     min_enclosed : float
         Fraction of the ring 2-3 px around a hole that must be solid jewelry
-        (coverage >= 0.5); 0 turns the check off. A smaller place also
-        counts when at least half of the ring 2-7 px around it is solid
-        jewelry or backdrop outside the mask (as for `stray_area`): the
-        sweep between a stone and a thin basket wire, whose nearer ring
-        lies on the soft rims of the wire and the stone.
+        (coverage >= 0.5); 0 turns the check off. A smaller place (of at
+        least 20 px) also counts when at least half of the ring 2-7 px
+        around it is solid jewelry or backdrop outside the mask (as for
+        `stray_area`): the sweep between a stone and a thin basket wire,
+        whose nearer ring lies on the soft rims of the wire and the stone.
     stray_area : int
         Places of at least this many pixels count as holes when at least
         half of the ring around them is solid jewelry or backdrop outside
@@ -753,7 +753,7 @@ def _open_gaps(alpha, diff, target, k_noise, min_area, max_texture, min_delta, t
         # AI took for jewelry) may also be bordered by backdrop outside the
         # mask; what they may not be is surrounded by soft, light places of
         # the mask itself (the facets around a stone's table).
-        k_in = _disk(1)
+        disks = {k: _disk(k) for k in (1, 3, 7)}
         boxes = comp.bbox(hole)
 
         def ring_of(lab, k):
@@ -763,7 +763,7 @@ def _open_gaps(alpha, diff, target, k_noise, min_area, max_texture, min_delta, t
             r0, c0 = max(0, y - m), max(0, x - m)
             r1, c1 = min(shape[0], y1 + m), min(shape[1], x1 + m)
             comp_px = (labels[r0:r1, c0:c1] == lab).astype(np.uint8)
-            ring = (cv2.dilate(comp_px, _disk(k)) > 0) & ~(cv2.dilate(comp_px, k_in) > 0)
+            ring = (cv2.dilate(comp_px, disks[k]) > 0) & ~(cv2.dilate(comp_px, disks[1]) > 0)
             at = np.s_[r0:r1, c0:c1]
             return ring, target[at][ring] >= 0.5, alpha[at][ring] <= 0.05
 
@@ -778,10 +778,12 @@ def _open_gaps(alpha, diff, target, k_noise, min_area, max_texture, min_delta, t
                 keep = frac_solid + is_out.mean() < 0.5
             else:
                 keep = frac_solid < min_enclosed
-                if keep:
+                if keep and area[lab] >= 20:
                     # the sweep between a stone and a thin wire: its near ring
                     # lies on soft rims; further out are the stone, the wire and
-                    # the backdrop beyond it (a facet's are other facets)
+                    # the backdrop beyond it (a facet's are other facets). Specks
+                    # of grain (under 20 px) are not such places, and skipping
+                    # them keeps this cheap.
                     ring, is_solid, is_out = ring_of(lab, 7)
                     keep = not ring.any() or is_solid.mean() + is_out.mean() < 0.5
             if keep and not plain[lab]:
