@@ -338,3 +338,38 @@ def test_open_gaps_opens_the_sweep_between_a_stone_and_a_thin_basket_wire():
     assert out2[facet].mean() == 1.0
     assert out2[sweep].mean() < 0.1
 
+
+def _between_strands():
+    """A band of sweep 20 px wide that the AI filled between two strands (maps by construction).
+
+    The strands are solid; the sweep agrees with the backdrop, and the
+    sharp part of the difference (a high-pass at sigma 2 px) carries the
+    strands' edges 3-4 px into it (8 and 4 times the scatter), beyond
+    that only the grain (0.5). The AI's fill ends 2 px past the strands'
+    ends, where the sweep outside the mask begins.
+    """
+    H, W = 60, 100
+    alpha = np.zeros((H, W), np.float32)
+    alpha[10:50, 10:90] = 1.0
+    cover = np.zeros((H, W), np.float32)
+    cover[10:20, 10:90] = 1.0  # a strand
+    cover[40:50, 10:90] = 1.0  # the other
+    place = np.zeros((H, W), bool)
+    place[20:40, 12:88] = True
+    effective = np.where(place, 0.5, 20.0).astype(np.float32)
+    rows = np.arange(H)
+    d = np.minimum(np.abs(rows - 19), np.abs(rows - 40))  # rows from the nearer strand
+    leak = np.select([d == 1, d == 2, d == 3, d == 4], [12.0, 10.0, 8.0, 4.0], 0.5).astype(np.float32)
+    sharp = np.repeat(leak[:, None], W, axis=1)
+    diff = BackdropDifference(None, effective, None, None, sharp, np.ones((H, W), np.float32), None)
+    return alpha, diff, cover, place
+
+
+def test_open_gaps_measures_texture_beyond_the_reach_of_the_rims():
+    alpha, diff, cover, place = _between_strands()
+    out = open_gaps(alpha, diff, coverage=cover, outside_texture=0.5)
+    assert out[place].mean() < 0.05
+    assert (out[cover >= 0.5] == 1).all()
+    # texture all through (a stone's facets): kept
+    rough = BackdropDifference(None, diff.effective, None, None, np.full(alpha.shape, 3.0, np.float32), diff.noise, None)
+    assert open_gaps(alpha, rough, coverage=cover, outside_texture=0.5)[place].mean() == 1.0

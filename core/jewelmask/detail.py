@@ -634,7 +634,8 @@ def open_gaps(alpha, diff: BackdropDifference, *, coverage=None, k_noise: float 
         Smallest hole, in pixels.
     max_texture : float
         Largest mean sharp difference (in units of the scatter) inside a
-        large hole (away from its rim).
+        large hole, away from its rim: 2 px in from its border, or 4 px in
+        where at least 50 of its pixels lie that deep.
     min_delta : float
         Delta E that always counts as agreement.
     texture_area : int
@@ -718,17 +719,21 @@ def _open_gaps(alpha, diff, target, k_noise, min_area, max_texture, min_delta, t
     hole = area >= min_area
     big = hole & (area >= texture_area)
     if big.any():
-        # mean texture inside a large place (2 px in from its border)
-        tex_sum = np.zeros(n)
-        n_in = np.zeros(n)
+        # mean texture inside a large place: 2 px in from its border, or 4 px
+        # in where at least 50 of its pixels lie that deep. The sharp part is
+        # a high-pass at sigma 2 px: within 2 sigma of the place's border the
+        # edges of the jewelry around it leak in (a band of sweep the AI
+        # filled along a chain, or between two strands, reads as textured)
+        sums = np.zeros((2, 2, n))  # (2 px in, 4 px in) x (sum, count)
         in_big = big[labels]
-        for t in tiles(shape, halo=2, mask=tile_any(in_big)):
-            inner = (cv2.erode(agree[t.outer].view(np.uint8), _disk(2)) > 0)[t.crop] & in_big[t.inner]
-            lab = labels[t.inner][inner]
-            tex = diff.sharp[t.inner][inner] / np.maximum(diff.noise[t.inner][inner], 0.5)
-            tex_sum += np.bincount(lab, weights=tex, minlength=n)
-            n_in += np.bincount(lab, minlength=n)
-        tex = tex_sum / np.maximum(n_in, 1)
+        for t in tiles(shape, halo=4, mask=tile_any(in_big)):
+            tex = diff.sharp[t.inner] / np.maximum(diff.noise[t.inner], 0.5)
+            for k, depth in enumerate((2, 4)):
+                inner = (cv2.erode(agree[t.outer].view(np.uint8), _disk(depth)) > 0)[t.crop] & in_big[t.inner]
+                lab = labels[t.inner][inner]
+                sums[k, 0] += np.bincount(lab, weights=tex[inner], minlength=n)
+                sums[k, 1] += np.bincount(lab, minlength=n)
+        tex = np.where(sums[1, 1] >= 50, sums[1, 0] / np.maximum(sums[1, 1], 1), sums[0, 0] / np.maximum(sums[0, 1], 1))
         hole &= ~(big & (tex > max_texture))
     hole[0] = False
     # a large place with the backdrop's own grain all through is backdrop,
