@@ -183,3 +183,47 @@ def test_colour_radius_changes_the_answer(comp):
     a = decontaminate(img, alpha, settings=DecontaminateSettings(colour_radius=0.5))
     b = decontaminate(img, alpha, settings=DecontaminateSettings(colour_radius=4.0))
     assert np.abs(a - b).max() > 0.01
+
+
+def contact_shadow(shape=(96, 128), seed=3):
+    """A gold bar and a ring lying on a white flat lay, their contact shadow
+    darkest under their soft edges (where no backdrop pixel shows it).
+
+    Returns (image, alpha, F, plate): the plate is the backdrop without the
+    shadow, as a plate fitted around the jewelry would be.
+    """
+    import cv2
+
+    H, W = shape
+    r, c = np.mgrid[0:H, 0:W].astype(np.float32)
+    ring = np.clip(2.0 - np.abs(np.hypot(r - 48, c - 40) - 22.0), 0, 1)
+    bar = np.clip(np.minimum(6.0 - np.abs(r - 48), 5.0 - np.abs(c - 100)) / 2.0 + 0.5, 0, 1)
+    alpha = cv2.GaussianBlur(np.maximum(ring, bar).astype(np.float32), (0, 0), 0.6)
+    F = np.broadcast_to(GOLD * 0.9, (H, W, 3)).astype(np.float32)
+    plate = np.broadcast_to(np.array([0.92, 0.91, 0.89], np.float32), (H, W, 3)).copy()
+    moved = np.roll(alpha, (1, 1), axis=(0, 1))
+    shade = 0.5 * cv2.GaussianBlur(moved, (0, 0), 1.8)
+    B = plate * (1.0 - shade)[..., None]
+    rng = np.random.default_rng(seed)
+    img = alpha[..., None] * F + (1 - alpha[..., None]) * B + rng.normal(0, 0.003, B.shape)
+    return np.clip(img, 0, 1).astype(np.float32), alpha, F, plate
+
+
+@pytest.mark.parametrize("use_plate", [False, True])
+def test_contact_shadow_under_the_edge_is_modelled(use_plate):
+    """The shadow under a lying piece's edge is extrapolated from the backdrop
+    next to it; filling the shading from the nearby backdrop alone
+    (shade_reach=0) leaves a dark rim in the cutout's colour."""
+    img, alpha, F, plate = contact_shadow()
+    bg = plate if use_plate else None
+    before = colour_error(img, alpha, F)
+    modelled = colour_error(decontaminate(img, alpha, background=bg), alpha, F)
+    filled = colour_error(decontaminate(img, alpha, background=bg,
+                                        settings=DecontaminateSettings(shade_reach=0)), alpha, F)
+    assert modelled < 0.35 * before, (before, modelled, filled)
+    assert modelled < 0.6 * filled, (before, modelled, filled)
+
+
+def test_shade_reach_is_checked():
+    with pytest.raises(ValueError, match="shade_reach"):
+        DecontaminateSettings(shade_reach=-1)

@@ -50,7 +50,7 @@ import cv2
 import numpy as np
 
 from .dtypes import as_float_image
-from .refine import _as_mask, _backdrop_estimate, _check_image, _check_progress, _crop_rgb, _tile_boxes, fill
+from .refine import _as_mask, _check_image, _check_progress, _crop_rgb, _tile_boxes, fill
 
 __all__ = ["DecontaminateSettings", "decontaminate"]
 
@@ -78,6 +78,11 @@ class DecontaminateSettings:
         every pixel by its coverage instead of taking confident foreground.
     tile : int
         Side of the square tiles the work is cut into (pixels).
+    shade_reach : float
+        How far from the jewelry (px) the confident backdrop is taken as
+        evidence of the shading the backdrop has under the soft edge (a
+        contact shadow), in [0, 40]; 0 fills the shading from the nearby
+        backdrop instead of modelling it.
     """
 
     regularisation: float = 0.3
@@ -85,6 +90,7 @@ class DecontaminateSettings:
     known_low: float = 0.02
     known_high: float = 0.98
     tile: int = 256
+    shade_reach: float = 12.0
 
     def __post_init__(self):
         if not 0 < self.regularisation <= 1:
@@ -95,6 +101,8 @@ class DecontaminateSettings:
             raise ValueError(f"known_low must be in [0, 0.5), got {self.known_low!r}")
         if not 0.5 < self.known_high <= 1:
             raise ValueError(f"known_high must be in (0.5, 1], got {self.known_high!r}")
+        if not 0 <= self.shade_reach <= 40:
+            raise ValueError(f"shade_reach must be in [0, 40], got {self.shade_reach!r}")
         if not 32 <= self.tile <= 4096:
             raise ValueError(f"tile must be in [32, 4096], got {self.tile!r}")
 
@@ -102,6 +110,65 @@ class DecontaminateSettings:
 # Rec. 601 luma weights (what JPEG uses): adding a grey level d to R, G and B
 # changes the luma by d and leaves both chroma channels alone.
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+
+
+# the shading model's features: the mask blurred at these sigmas (px), and the
+# x and y slopes of the blurs marked with a star (a shadow cast a little aside)
+_SHADE_SIGMAS = (1.0, 2.0, 4.0, 8.0)
+_SHADE_SLOPES = (2.0, 4.0)
+
+
+def _shade_features(a):
+    """(h, w, n) float32: 1, the blurred masks, and the slopes of two of them."""
+    fs = [np.ones_like(a)]
+    for sg in _SHADE_SIGMAS:
+        b = cv2.GaussianBlur(a, (0, 0), sg)
+        fs.append(b)
+        if sg in _SHADE_SLOPES:
+            # the slope times sigma: a shift of the blur by a fraction of sigma
+            fs.append(cv2.Sobel(b, cv2.CV_32F, 1, 0, ksize=1) * (0.5 * sg))
+            fs.append(cv2.Sobel(b, cv2.CV_32F, 0, 1, ksize=1) * (0.5 * sg))
+    return np.stack(fs, -1)
+
+
+def _backdrop(I, a, known_b, plate, s):
+    """B, the backdrop behind every pixel of a crop, (h, w, 3) float32.
+
+    The reference backdrop (the plate, or without one a push-pull fill of
+    the confident backdrop farther than ``shade_reach`` from the jewelry)
+    times its shading ``I / reference``, as a push-pull fill of the
+    confident-backdrop pixels. Where the jewelry lies on the backdrop a
+    contact shadow darkens it most *under* the soft edge, where it cannot
+    be seen, so near the jewelry the shading is modelled instead: a linear
+    function of the mask blurred at 1, 2, 4 and 8 px (and shifted, through
+    the slopes), fitted by least squares (a little ridge) to the shading of
+    the confident backdrop within ``shade_reach`` of the jewelry, and
+    extrapolated under the edge. The colour of the correction stays the
+    fill's; the model gives its brightness.
+    """
+    w = known_b.astype(np.float32)
+    if not known_b.any():
+        return plate if plate is not None else I.copy()
+    if s.shade_reach <= 0:
+        return fill(I, w) if plate is None else plate * fill(I / np.maximum(plate, 1e-3), w, np.ones(3, np.float32))
+    dist = cv2.distanceTransform(known_b.astype(np.uint8), cv2.DIST_L2, 3)
+    near = known_b & (dist <= s.shade_reach)
+    if plate is None:
+        far = known_b & ~near
+        plate = fill(I, far.astype(np.float32)) if far.any() else fill(I, w)
+    ratio = I / np.maximum(plate, 1e-3)
+    base = fill(ratio, w, np.ones(3, np.float32))
+    n = int(near.sum())
+    X = _shade_features(a)
+    if n < 10 * X.shape[-1]:
+        return plate * base
+    Xn = X[near]
+    A = Xn.T @ Xn + (1e-3 * n) * np.eye(X.shape[-1], dtype=np.float32)
+    coef = np.linalg.solve(A.astype(np.float64), (Xn.T @ ratio[near].mean(1)).astype(np.float64))
+    shade = np.clip(X @ coef.astype(np.float32), 0.2, 1.5)
+    # the fill's colour (a plate a little off in hue), the model's brightness
+    tint = base / np.maximum(base.mean(2, keepdims=True), 1e-3)
+    return plate * tint * shade[..., None]
 
 
 def _local_colour(I, a, B, s, cap):
@@ -188,7 +255,7 @@ def decontaminate(image, alpha, *, background=None, strength: float = 1.0,
         I = _crop_rgb(img, crop)
         ac = a[R0:R1, C0:C1]
         known_b = ac <= s.known_low
-        B = _backdrop_estimate(I, known_b, None if plate is None else _crop_rgb(plate, crop))
+        B = _backdrop(I, ac, known_b, None if plate is None else _crop_rgb(plate, crop), s)
         Fl = _local_colour(I, ac, B, s, cap)
         a3 = ac[..., None]
         prior = a3 * Fl  # premultiplied foreground from the local colour
