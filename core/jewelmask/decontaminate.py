@@ -64,7 +64,7 @@ class DecontaminateSettings:
     regularisation : float
         ``lam`` above, in (0, 1]: how strongly a barely covered pixel takes
         the brightness of the metal nearby instead of its own. A pixel with
-        ``a**2 == lam`` is half and half (0.3: at ``a`` of about 0.55).
+        ``a**2 == lam`` is half and half (0.1: at ``a`` of about 0.32).
         Lower trusts the pixel more, which the noise, sharpening halos and
         JPEG of a real photo punish (see ``docs/refine.md``).
     colour_radius : float
@@ -83,14 +83,18 @@ class DecontaminateSettings:
         evidence of the shading the backdrop has under the soft edge (a
         contact shadow), in [0, 40]; 0 fills the shading from the nearby
         backdrop instead of modelling it.
+    chromatic_aberration : bool
+        Estimate the lens's lateral chromatic aberration from the photo and
+        pass the backdrop's share through it before un-mixing.
     """
 
-    regularisation: float = 0.3
+    regularisation: float = 0.1
     colour_radius: float = 1.0
     known_low: float = 0.02
     known_high: float = 0.98
     tile: int = 256
     shade_reach: float = 12.0
+    chromatic_aberration: bool = True
 
     def __post_init__(self):
         if not 0 < self.regularisation <= 1:
@@ -171,16 +175,102 @@ def _backdrop(I, a, known_b, plate, s):
     return plate * tint * shade[..., None]
 
 
-def _local_colour(I, a, B, s, cap):
+def _box(x, w):
+    return cv2.boxFilter(x, -1, (w, w), borderType=cv2.BORDER_REFLECT)
+
+
+def _ca_sums(I, a, origin, centre, rmax, s):
+    """One crop's share of the lateral chromatic aberration's estimate.
+
+    Near an edge of the mask a small window (5 x 5 px) of the red (or blue)
+    channel is an affine function of the green one, ``alpha + beta G``,
+    when the channels are aligned; a displacement ``d`` of the red channel
+    adds ``-beta d . grad G``. With lateral chromatic aberration that
+    displacement is radial, ``d = k (x - centre) / rmax``. Per channel this
+    returns the numerator and the denominator of the least-squares ``k``
+    pooled over the crop's windows (``grad G`` and the regression's
+    residual after ``alpha + beta G`` in each window).
+    """
+    h, w = a.shape
+    # all three channels smoothed alike (the noise and the JPEG's blocks out
+    # of the slopes, without biasing the slope against the values)
+    I = cv2.GaussianBlur(I, (0, 0), 1.0)
+    g = np.ascontiguousarray(I[..., 1])
+    gx = cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=1) * 0.5
+    gy = cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=1) * 0.5
+    xs = (np.arange(w, dtype=np.float32) + (origin[1] - centre[0])) / rmax
+    ys = (np.arange(h, dtype=np.float32) + (origin[0] - centre[1])) / rmax
+    vr = xs[None, :] * gx + ys[:, None] * gy
+    x = g
+    n = 5
+    mx = _box(x, n)
+    vxx = _box(x * x, n) - mx * mx
+    sel = (a > s.known_low) & (a < s.known_high) & (vxx > 1e-3)
+    if not sel.any():
+        return np.zeros(2), np.zeros(2)
+    iv = 1.0 / np.maximum(vxx, 1e-9)
+    mz = _box(vr, n)
+    cxz = _box(x * vr, n) - mx * mz
+    czz = (_box(vr * vr, n) - mz * mz - cxz * cxz * iv)[sel]
+    num, den = np.zeros(2), np.zeros(2)
+    for j, ch in enumerate((0, 2)):
+        y = np.ascontiguousarray(I[..., ch])
+        my = _box(y, n)
+        cxy = _box(x * y, n) - mx * my
+        beta = (cxy * iv)[sel]
+        czy = (_box(vr * y, n) - mz * my - cxz * cxy * iv)[sel]
+        num[j] = -float(np.dot(czy, beta))
+        den[j] = float(np.dot(czz, beta * beta))
+    return num, den
+
+
+def _lateral_ca(img, a, boxes, s):
+    """The radial displacement (px at the corner) of red and of blue against green.
+
+    Pooled over at most 48 of the tiles that hold soft pixels; 0 where the
+    photo holds too little evidence, and at most 0.5 % of the half-diagonal.
+    """
+    H, W = a.shape
+    centre = ((W - 1) / 2.0, (H - 1) / 2.0)
+    rmax = math.hypot(W / 2.0, H / 2.0)
+    num, den = np.zeros(2), np.zeros(2)
+    step = max(1, len(boxes) // 48)
+    for _, crop in boxes[::step]:
+        R0, C0, R1, C1 = crop
+        n_, d_ = _ca_sums(_crop_rgb(img, crop), a[R0:R1, C0:C1], (R0, C0), centre, rmax, s)
+        num += n_
+        den += d_
+    k = np.where(den > 1e-9, num / np.maximum(den, 1e-12), 0.0)
+    return np.clip(k, -0.005 * rmax, 0.005 * rmax), centre, rmax
+
+
+def _through_ca(Q, k, origin, centre, rmax):
+    """The backdrop's share as the lens records it: red and blue scaled about the centre."""
+    out = Q.copy()
+    h, w = Q.shape[:2]
+    cx, cy = centre[0] - origin[1], centre[1] - origin[0]
+    for ch, kc in ((0, k[0]), (2, k[1])):
+        if abs(kc) < 1e-3:
+            continue
+        f = 1.0 + kc / rmax
+        Mi = np.float32([[1 / f, 0, cx * (1 - 1 / f)], [0, 1 / f, cy * (1 - 1 / f)]])
+        out[..., ch] = cv2.warpAffine(np.ascontiguousarray(Q[..., ch]), Mi, (w, h),
+                                      flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                      borderMode=cv2.BORDER_REFLECT)
+    return out
+
+
+def _local_colour(I, a, Q, s, cap):
     """Fl: the foreground colour solved over a small window, (h, w, 3) float32.
 
-    ``G * (a (I - (1 - a) B)) / G * (a^2)``: the least-squares colour of the
+    ``Q`` is the backdrop's share of the photo, ``(1 - a) B``.
+    ``G * (a (I - Q)) / G * (a^2)``: the least-squares colour of the
     window under the compositing equation, each pixel weighted by a^2.
     Where the window holds less than a fifth of a fully covered pixel's
     weight, a push-pull fill of the nearby estimates takes over.
     """
     a3 = a[..., None]
-    num = cv2.GaussianBlur(a3 * (I - (1.0 - a3) * B), (0, 0), s.colour_radius)
+    num = cv2.GaussianBlur(a3 * (I - Q), (0, 0), s.colour_radius)
     den = cv2.GaussianBlur(a * a, (0, 0), s.colour_radius)
     Fl = np.clip(num / np.maximum(den, 1e-6)[..., None], 0.0, cap)
     # a fully covered pixel alone has weight 1 / (2 pi sigma^2) at its centre
@@ -250,16 +340,21 @@ def decontaminate(image, alpha, *, background=None, strength: float = 1.0,
     cap = max(1.0, float(out.max()))  # float photos may hold highlights above 1
     soft_any = (a > 0.0) & (a < 1.0)
     boxes = _tile_boxes(soft_any, s.tile, halo=48)
+    if s.chromatic_aberration and boxes:
+        ca, centre, rmax = _lateral_ca(img, a, boxes, s)
     for i, (core, crop) in enumerate(boxes):
         (r0, c0, r1, c1), (R0, C0, R1, C1) = core, crop
         I = _crop_rgb(img, crop)
         ac = a[R0:R1, C0:C1]
         known_b = ac <= s.known_low
         B = _backdrop(I, ac, known_b, None if plate is None else _crop_rgb(plate, crop), s)
-        Fl = _local_colour(I, ac, B, s, cap)
         a3 = ac[..., None]
+        Q = (1.0 - a3) * B  # the backdrop's share of the photo
+        if s.chromatic_aberration:
+            Q = _through_ca(Q, ca, (R0, C0), centre, rmax)
+        Fl = _local_colour(I, ac, Q, s, cap)
         prior = a3 * Fl  # premultiplied foreground from the local colour
-        own = I - (1.0 - a3) * B  # ... and from the pixel alone
+        own = I - Q  # ... and from the pixel alone
         w = ac * ac / (ac * ac + s.regularisation)
         P = prior + (w * ((own - prior) @ _LUMA))[..., None]
         F = np.clip(P / np.maximum(a3, 1e-6), 0.0, cap)
