@@ -123,16 +123,24 @@ _SHADE_SLOPES = (2.0, 4.0)
 
 
 def _shade_features(a):
-    """(h, w, n) float32: 1, the blurred masks, and the slopes of two of them."""
-    fs = [np.ones_like(a)]
+    """The blurred masks and the slopes of two of them: a list of (h, w) float32."""
+    fs = []
+    h, w = a.shape
+    half = None
     for sg in _SHADE_SIGMAS:
-        b = cv2.GaussianBlur(a, (0, 0), sg)
+        if sg >= 4.0:
+            # wide blurs at half resolution (a quarter of the work), brought back
+            if half is None:
+                half = cv2.resize(a, ((w + 1) // 2, (h + 1) // 2), interpolation=cv2.INTER_AREA)
+            b = cv2.resize(cv2.GaussianBlur(half, (0, 0), sg / 2), (w, h), interpolation=cv2.INTER_LINEAR)
+        else:
+            b = cv2.GaussianBlur(a, (0, 0), sg)
         fs.append(b)
         if sg in _SHADE_SLOPES:
             # the slope times sigma: a shift of the blur by a fraction of sigma
-            fs.append(cv2.Sobel(b, cv2.CV_32F, 1, 0, ksize=1) * (0.5 * sg))
-            fs.append(cv2.Sobel(b, cv2.CV_32F, 0, 1, ksize=1) * (0.5 * sg))
-    return np.stack(fs, -1)
+            fs.append(cv2.Sobel(b, cv2.CV_32F, 1, 0, ksize=1, scale=0.5 * sg))
+            fs.append(cv2.Sobel(b, cv2.CV_32F, 0, 1, ksize=1, scale=0.5 * sg))
+    return fs
 
 
 def _backdrop(I, a, known_b, plate, s):
@@ -162,17 +170,25 @@ def _backdrop(I, a, known_b, plate, s):
         plate = fill(I, far.astype(np.float32)) if far.any() else fill(I, w)
     ratio = I / np.maximum(plate, 1e-3)
     base = fill(ratio, w, np.ones(3, np.float32))
-    n = int(near.sum())
-    X = _shade_features(a)
-    if n < 10 * X.shape[-1]:
+    idx = np.flatnonzero(near)
+    n = idx.size
+    if n < 10 * (len(_SHADE_SIGMAS) + 2 * len(_SHADE_SLOPES) + 1):
         return plate * base
-    Xn = X[near]
-    A = Xn.T @ Xn + (1e-3 * n) * np.eye(X.shape[-1], dtype=np.float32)
-    coef = np.linalg.solve(A.astype(np.float64), (Xn.T @ ratio[near].mean(1)).astype(np.float64))
-    shade = np.clip(X @ coef.astype(np.float32), 0.2, 1.5)
+    fs = _shade_features(a)
+    Xn = np.empty((n, len(fs) + 1), np.float32)
+    Xn[:, 0] = 1.0
+    for j, f in enumerate(fs):
+        Xn[:, j + 1] = f.ravel()[idx]
+    A = (Xn.T @ Xn).astype(np.float64) + (1e-3 * n) * np.eye(Xn.shape[1])
+    coef = np.linalg.solve(A, (Xn.T @ ratio.reshape(-1, 3)[idx].mean(1)).astype(np.float64))
+    shade = np.full(a.shape, coef[0], np.float32)
+    for c, f in zip(coef[1:], fs):
+        shade += np.float32(c) * f
+    np.clip(shade, 0.2, 1.5, out=shade)
     # the fill's colour (a plate a little off in hue), the model's brightness
-    tint = base / np.maximum(base.mean(2, keepdims=True), 1e-3)
-    return plate * tint * shade[..., None]
+    shade /= np.maximum(base @ np.full(3, 1.0 / 3.0, np.float32), 1e-3)
+    base *= shade[..., None]
+    return plate * base
 
 
 def _box(x, w):
@@ -235,8 +251,12 @@ def _lateral_ca(img, a, boxes, s):
     rmax = math.hypot(W / 2.0, H / 2.0)
     num, den = np.zeros(2), np.zeros(2)
     step = max(1, len(boxes) // 48)
-    for _, crop in boxes[::step]:
-        R0, C0, R1, C1 = crop
+    for core, _ in boxes[::step]:
+        # the tile and a margin for the windows and the smoothing (the
+        # tiles' halos would count their windows twice)
+        R0, C0 = max(0, core[0] - 6), max(0, core[1] - 6)
+        R1, C1 = min(H, core[2] + 6), min(W, core[3] + 6)
+        crop = (R0, C0, R1, C1)
         n_, d_ = _ca_sums(_crop_rgb(img, crop), a[R0:R1, C0:C1], (R0, C0), centre, rmax, s)
         num += n_
         den += d_
