@@ -69,7 +69,7 @@ import cv2
 import numpy as np
 
 from .dtypes import as_float_image
-from .refine import _as_mask, _check_image, _check_progress, _crop_rgb, _tile_boxes, fill
+from .refine import _as_mask, _backdrop_estimate, _check_image, _check_progress, _crop_rgb, _tile_boxes, fill
 
 __all__ = ["DecontaminateSettings", "decontaminate"]
 
@@ -181,7 +181,7 @@ def _backdrop(I, a, known_b, plate, s):
     if not known_b.any():
         return plate if plate is not None else I.copy()
     if s.shade_reach <= 0:
-        return fill(I, w) if plate is None else plate * fill(I / np.maximum(plate, 1e-3), w, np.ones(3, np.float32))
+        return _backdrop_estimate(I, known_b, plate)
     dist = cv2.distanceTransform(known_b.astype(np.uint8), cv2.DIST_L2, 3)
     near = known_b & (dist <= s.shade_reach)
     if plate is None:

@@ -249,9 +249,8 @@ def _auto(image, *, settings, progress, ai, brush, maps: bool) -> dict:
         refined = _refine(rgb, alpha, plate, settings.refine, brush)
         # the middle line of a chain (and the pixels beside it) keeps at
         # least half where the refined alpha still sees a wire within 3 px
-        # (as refine's keep_thin does
-        # for structures narrower than 7 px); a vein of marble or a streak
-        # the line rule took has none
+        # (as refine's keep_thin does for structures narrower than 7 px); a
+        # vein of marble or a streak the line rule took has none
         g = 3
         held = []
         for (rows, cols), line in ridge:

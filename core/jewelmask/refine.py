@@ -30,8 +30,8 @@ equation ``I = a F + (1 - a) B``:
   tile, a coarse field of the whole photo;
 * ``a = <I - B, F - B> / |F - B|^2``, trusted in proportion to the contrast
   ``|F - B|`` and to how well ``I`` lies on the line from ``B`` to ``F``
-  on ``F``'s side of ``B``; where it is not (a highlight as white as the sweep, a stone of another
-  colour), the current alpha stays;
+  on ``F``'s side of ``B``; where it is not (a highlight as white as the
+  sweep, a stone of another colour), the current alpha stays;
 * a small edge-aware clean-up (a 3 x 3 cross-bilateral mean guided by the
   colours) removes the JPEG and sensor noise.
 
