@@ -385,7 +385,7 @@ def _shade_features(a):
     return fs
 
 
-def _shaded_backdrop(I, a, known_b, plate, reach):
+def _shaded_backdrop(I, a, known_b, plate, reach, base=None):
     """B, the backdrop behind every pixel of a crop, (h, w, 3) float32.
 
     The reference backdrop (the plate, or without one a push-pull fill of
@@ -398,7 +398,9 @@ def _shaded_backdrop(I, a, known_b, plate, reach):
     the slopes), fitted by least squares (a little ridge) to the shading of
     the confident backdrop within `reach` px of the jewelry, and
     extrapolated under the edge. The colour of the correction stays the
-    fill's; the model gives its brightness.
+    fill's; the model gives its brightness. `base`, when the caller has
+    it, is that fill of ``I / plate`` (h, w, 3), not made again (with a
+    plate only).
     """
     w = known_b.astype(np.float32)
     if not known_b.any():
@@ -411,7 +413,7 @@ def _shaded_backdrop(I, a, known_b, plate, reach):
         far = known_b & ~near
         plate = fill(I, far.astype(np.float32)) if far.any() else fill(I, w)
     ratio = I / np.maximum(plate, 1e-3)
-    base = fill(ratio, w, np.ones(3, np.float32))
+    base = fill(ratio, w, np.ones(3, np.float32)) if base is None else base.copy()
     idx = np.flatnonzero(near)
     n = idx.size
     if n < 10 * (len(_SHADE_SIGMAS) + 2 * len(_SHADE_SLOPES) + 1):
@@ -515,10 +517,11 @@ def _colour_model(I, a0, band, plate, s, fb, rr, cc):
         Bfull = cv2.resize(Bs, (w, h), interpolation=cv2.INTER_LINEAR)
     else:
         ratio = _fill_small(I / np.maximum(plate, 1e-3), wb, fb_b)
-        Bfull = plate * cv2.resize(ratio, (w, h), interpolation=cv2.INTER_LINEAR)
+        shading = cv2.resize(ratio, (w, h), interpolation=cv2.INTER_LINEAR)
+        Bfull = plate * shading
         if s.shade_reach > 0:
             # the contact shadow under the edge, modelled (it may only darken)
-            np.minimum(Bfull, _shaded_backdrop(I, a0, wb > 0.5, plate, s.shade_reach), out=Bfull)
+            np.minimum(Bfull, _shaded_backdrop(I, a0, wb > 0.5, plate, s.shade_reach, base=shading), out=Bfull)
             B = Bfull[rr, cc]
         else:
             B = plate[rr, cc] * _sample_small(ratio, rr, cc)
