@@ -404,7 +404,9 @@ def _shaded_backdrop(I, a, known_b, plate, reach, base=None):
     """
     w = known_b.astype(np.float32)
     if not known_b.any():
-        return plate if plate is not None else I.copy()
+        if plate is None:
+            return I.copy()
+        return plate if base is None else plate * base
     if reach <= 0:
         return _backdrop_estimate(I, known_b, plate)
     dist = cv2.distanceTransform(known_b.astype(np.uint8), cv2.DIST_L2, 3)
