@@ -137,3 +137,17 @@ def test_single_highlight_pixels_on_a_wire_are_not_holes():
     assert st["alpha"][interior > 0].max() < 0.5  # the band's interior is not the AI's
     opened = auto_stages(img, ai=ai, settings=RecipeSettings(refine=None, overrides={"gap_min_area": 1}))
     assert (opened["alpha"][glints] >= 0.5).mean() < 0.5  # what the former default did
+
+
+def test_kept_shadows_are_not_refined_away():
+    """With keep_shadows the user asked for the shadow in the mask: refine
+    must not take the contact shadow beside the wire for backdrop."""
+    img, alpha, wire, ai = silver_chain_on_grey()
+    shadow = (cv2.GaussianBlur(np.roll(wire, 2, axis=0), (0, 0), 3.0) * 4 > 0.5) & (alpha < 0.05)
+    shadow[:30] = False
+    ai = np.maximum(ai, cv2.GaussianBlur(wire, (0, 0), 2.0) * 4).clip(0, 1)
+    kept = auto_stages(img, ai=ai, settings=RecipeSettings(overrides={"keep_shadows": True}))
+    dropped = auto_stages(img, ai=ai)
+    assert kept["combined"][shadow].mean() > 0.3  # the detail step kept it
+    assert kept["alpha"][shadow].mean() > 0.95 * kept["combined"][shadow].mean()
+    assert dropped["alpha"][shadow].mean() < 0.5 * kept["alpha"][shadow].mean()

@@ -249,7 +249,11 @@ def _auto(image, *, settings, progress, ai, brush, maps: bool) -> dict:
     stages.update(full, combined=alpha, alpha=alpha, box=box)
     if settings.refine is not None:
         report(0.9)
-        refined = _refine(rgb, alpha, plate, settings.refine, brush)
+        refine = settings.refine
+        if cfg.keep_shadows:
+            # shadows were asked for: refine must not take them for backdrop
+            refine = replace(refine, shadow_aware=False)
+        refined = _refine(rgb, alpha, plate, refine, brush)
         # the middle line of a chain (and the pixels beside it) keeps at
         # least half where the refined alpha still sees a wire within 3 px
         # (as refine's keep_thin does for structures narrower than 7 px); a

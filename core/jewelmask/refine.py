@@ -86,12 +86,13 @@ class RefineSettings:
     shadow_aware : bool
         Let smooth band pixels the mask calls backdrop (alpha < 0.5) inform
         the backdrop estimate, so a soft contact shadow next to the piece
-        stays backdrop. Turn off when the piece has large smooth parts the
-        mask missed.
+        stays backdrop (and, with `shade_reach`, model the contact shadow
+        under the edge). Turn off when the piece has large smooth parts the
+        mask missed, or when shadows are to be kept.
     shade_reach : float
-        With a plate: model the shading of the backdrop under the soft edge
-        from the confident backdrop within this many pixels, in [0, 40]
-        (0: off). A piece lying on the backdrop darkens it most right
+        With a plate and `shadow_aware`: model the shading of the backdrop
+        under the soft edge from the confident backdrop within this many
+        pixels, in [0, 40] (0: off). A piece lying on the backdrop darkens it most right
         under its edge (a contact shadow), where no backdrop pixel shows
         it; filled in from the backdrop a few pixels away, the backdrop
         there is too light and every edge pixel reads as more covered (a
@@ -521,7 +522,7 @@ def _colour_model(I, a0, band, plate, s, fb, rr, cc):
         ratio = _fill_small(I / np.maximum(plate, 1e-3), wb, fb_b)
         shading = cv2.resize(ratio, (w, h), interpolation=cv2.INTER_LINEAR)
         Bfull = plate * shading
-        if s.shade_reach > 0:
+        if s.shadow_aware and s.shade_reach > 0:
             # the contact shadow under the edge, modelled (it may only darken)
             np.minimum(Bfull, _shaded_backdrop(I, a0, wb > 0.5, plate, s.shade_reach, base=shading), out=Bfull)
             B = Bfull[rr, cc]
