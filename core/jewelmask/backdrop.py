@@ -45,6 +45,8 @@ def rgb01(image) -> np.ndarray:
             and image.min() >= 0.0 and image.max() <= 1.0):
         return image
     rgb, _ = as_float_image(image)
+    if np.asarray(image).dtype.kind == "u":  # scaled from integers: in [0, 1] already
+        return rgb
     return np.clip(rgb, 0.0, 1.0, out=rgb)
 
 
