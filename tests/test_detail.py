@@ -12,9 +12,6 @@ from jewelmask.detail import (
     channel_mask,
     colour_range_mask,
     keep_connected,
-    line_energy,
-    line_energy_grid,
-    line_energy_in,
     open_gaps,
     plate_alpha,
     stone_regions,
@@ -398,14 +395,3 @@ def test_open_gaps_measures_texture_beyond_the_reach_of_the_rims():
     # texture all through (a stone's facets): kept
     rough = BackdropDifference(None, diff.effective, None, None, np.full(alpha.shape, 3.0, np.float32), diff.noise, None)
     assert open_gaps(alpha, rough, coverage=cover, outside_texture=0.5)[place].mean() == 1.0
-
-
-@pytest.mark.parametrize("shape", [(1, 1), (4, 13), (300, 41), (257, 530)])
-@pytest.mark.parametrize("step", [1, 3, 9])
-def test_line_energy_grid_and_in_equal_the_dense_map(shape, step):
-    values = np.random.default_rng(5).random(shape, dtype=np.float32) * 20
-    dense = line_energy(values)
-    np.testing.assert_allclose(line_energy_grid(values, step), dense[::step, ::step], rtol=0, atol=1e-5)
-    h, w = shape
-    for index in (np.s_[:, :], np.s_[h // 3:h // 2 + 1, w // 4:w - w // 5], np.s_[h - 1:h, :1]):
-        np.testing.assert_allclose(line_energy_in(values, index), dense[index], rtol=0, atol=1e-5)

@@ -285,66 +285,14 @@ def line_energy(values: np.ndarray, *, length: int = 11, orientations: int = 8,
 
     # in tiles: the eight filtered copies of a tile stay in the cache
     def tile(t):
-        out[t.inner] = _line_energy_dense(values[t.outer], kernels)[t.crop]
+        v = values[t.outer]
+        best = cv2.filter2D(v, -1, kernels[0], borderType=cv2.BORDER_REFLECT)
+        e = np.empty_like(best)
+        for kern in kernels[1:]:
+            np.maximum(best, cv2.filter2D(v, -1, kern, dst=e, borderType=cv2.BORDER_REFLECT), out=best)
+        out[t.inner] = best[t.crop]
 
     pmap(tile, tiles(values.shape, halo=length // 2))
-    return out
-
-
-def _line_energy_dense(v: np.ndarray, kernels) -> np.ndarray:
-    """:func:`line_energy` of the whole of `v` (reflected at its edges), on one thread."""
-    best = cv2.filter2D(v, -1, kernels[0], borderType=cv2.BORDER_REFLECT)
-    e = np.empty_like(best)
-    for kern in kernels[1:]:
-        np.maximum(best, cv2.filter2D(v, -1, kern, dst=e, borderType=cv2.BORDER_REFLECT), out=best)
-    return best
-
-
-def line_energy_in(values: np.ndarray, index, *, length: int = 11, orientations: int = 8) -> np.ndarray:
-    """``line_energy(values)[index]``, computed only around `index` (a pair of
-    slices of `values`): the same numbers, for a few tiles of a large array."""
-    h, w = values.shape
-    (r0, r1, _), (c0, c1, _) = index[0].indices(h), index[1].indices(w)
-    half = length // 2
-    a0, b0 = max(0, r0 - half), max(0, c0 - half)
-    region = np.ascontiguousarray(values[a0:min(h, r1 + half), b0:min(w, c1 + half)], np.float32)
-    le = _line_energy_dense(region, _line_kernels(length, orientations))
-    return le[r0 - a0:r1 - a0, c0 - b0:c1 - b0]
-
-
-def line_energy_grid(values: np.ndarray, step: int, *, length: int = 11, orientations: int = 8) -> np.ndarray:
-    """``line_energy(values)[::step, ::step]``, computed at those pixels only.
-
-    Equal to the dense result up to float rounding (the sums are taken in
-    another order); for a level measured over a grid of a large array whose
-    line energy is not needed everywhere.
-    """
-    h, w = values.shape
-    half = length // 2
-    # the kernels' nonzero taps (a line kernel has about 2 * length of them)
-    taps = [[(int(dy), int(dx), np.float32(k[dy, dx])) for dy, dx in zip(*np.nonzero(k))]
-            for k in _line_kernels(length, orientations)]
-    off = np.arange(-half, half + 1)
-
-    def reflected(i, n):  # cv2.BORDER_REFLECT: fedcba|abcdef|fedcba, again where n < half
-        while (i < 0).any() or (i >= n).any():
-            i = np.where(i < 0, -i - 1, np.where(i >= n, 2 * n - i - 1, i))
-        return i
-
-    rows = np.arange(0, h, step)
-    cols = reflected(np.arange(0, w, step)[:, None] + off, w)  # (grid columns, length)
-    out = np.empty((rows.size, cols.shape[0]), np.float32)
-    for i in range(0, rows.size, 64):
-        # the length x length neighbourhoods of 64 grid rows: (64, length, grid columns, length)
-        patch = values[reflected(rows[i:i + 64, None] + off, h)][:, :, cols]
-        best = None
-        for kernel in taps:
-            acc = None
-            for dy, dx, c in kernel:
-                term = patch[:, dy, :, dx] * c
-                acc = term if acc is None else np.add(acc, term, out=acc)
-            best = acc if best is None else np.maximum(best, acc, out=best)
-        out[i:i + 64] = best
     return out
 
 

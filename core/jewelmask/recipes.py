@@ -27,8 +27,6 @@ from .detail import (
     colour_range_mask,
     keep_connected,
     line_energy,
-    line_energy_grid,
-    line_energy_in,
     open_gaps,
     plate_alpha,
     stone_regions,
@@ -381,13 +379,9 @@ def _detail(rgb, ai, plate, box, cfg: AutoSettings, out: np.ndarray, maps: dict 
         is_chain[0] = False
         if is_chain.any():
             chain = (lines, is_chain)
-            if cfg.keep_shadows:
-                lt, med_t = le, med
-            else:
-                # the line energy of the full difference is needed on the
-                # chains' tiles only (computed there), its level over the
-                # grid of the box that gave the line levels
-                med_t = float(np.median(line_energy_grid(diff.total, step, length=cfg.line_length)))
+            # (the line energy of eff is no longer needed: its memory is reused)
+            lt = le if cfg.keep_shadows else line_energy(diff.total, length=cfg.line_length, out=le)
+            med_t = float(np.median(lt[::step, ::step]))
     ridge = []
 
     def second(here):
@@ -397,7 +391,7 @@ def _detail(rgb, ai, plate, box, cfg: AutoSettings, out: np.ndarray, maps: dict 
             lines, is_chain = chain
             on = is_chain[lines.labels[_within(t.inner, span)]] if _inside(t.inner, span) else None
             if on is not None and on.any():
-                lt_t = lt[t.outer] if lt is not None else line_energy_in(diff.total, t.outer, length=cfg.line_length)
+                lt_t = lt[t.outer]
                 a_t = _line_coverage(lt_t, med_t)
                 a_line = np.maximum(a_line, np.where(on, a_t[t.crop], 0.0))
                 # the middle line (the ridge of the line energy) and the pixels
