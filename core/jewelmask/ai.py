@@ -276,15 +276,18 @@ def _ai_alpha(rgb, settings, session, progress) -> np.ndarray:
     covered = wsum > 0
     detail = np.where(covered, acc / np.maximum(wsum, 1e-6), 0.0)[:sh, :sw]
     cover = np.minimum(wsum / 0.5, 1.0)[:sh, :sw]  # fade to the global pass outside the crops
-    # cover * detail + (1 - cover) * base, in place (the same float operations)
+    # cover * detail + (1 - cover) * base, clipped, in place (the same float
+    # operations), band by band of rows so the three arrays stay in the cache;
+    # outside the box `out` is clipped already
     detail_full = _resize(detail.astype(np.float32), (r1 - r0, c1 - c0))
     cover_full = _resize(cover.astype(np.float32), (r1 - r0, c1 - c0))
-    base = out[r0:r1, c0:c1]
-    detail_full *= cover_full
-    np.subtract(1, cover_full, out=cover_full)
-    cover_full *= base
-    detail_full += cover_full
-    base[...] = detail_full
+    for a in range(0, r1 - r0, 64):
+        d, c, base = detail_full[a:a + 64], cover_full[a:a + 64], out[r0 + a:min(r1, r0 + a + 64), c0:c1]
+        d *= c
+        np.subtract(1, c, out=c)
+        c *= base
+        np.add(d, c, out=base)
+        np.clip(base, 0.0, 1.0, out=base)
     del detail_full, cover_full
     report(1.0)
-    return np.clip(out, 0.0, 1.0, out=out)
+    return out

@@ -683,17 +683,17 @@ def open_gaps(alpha, diff: BackdropDifference, *, coverage=None, k_noise: float 
         outside_texture = lambda: _outside_texture(alpha, diff)  # noqa: E731 - over the whole input
     elif not callable(outside_texture):
         outside_texture = (lambda v: lambda: v)(float(outside_texture))
-    opened = _open_gaps(alpha[part], diff.crop(part), None if target is None else target[part],
-                        k_noise, min_area, max_texture, min_delta, texture_area, min_enclosed, stray_area,
-                        plain_area, plain_texture, outside_texture)
     out = alpha.copy()
-    out[part] = opened
+    _open_gaps(alpha[part], diff.crop(part), None if target is None else target[part],
+               k_noise, min_area, max_texture, min_delta, texture_area, min_enclosed, stray_area,
+               plain_area, plain_texture, outside_texture, out[part])
     return out
 
 
 def _open_gaps(alpha, diff, target, k_noise, min_area, max_texture, min_delta, texture_area,
-               min_enclosed, stray_area, plain_area, plain_texture, outside_texture):
-    """:func:`open_gaps` on arrays (h, w), tile by tile where the mask is."""
+               min_enclosed, stray_area, plain_area, plain_texture, outside_texture, out):
+    """:func:`open_gaps` on arrays (h, w), tile by tile where the mask is; the
+    holes are written into `out` (a copy of `alpha`)."""
     shape = alpha.shape
     work = tile_any(alpha > (0.05 if target is None else 0.25))
     cand = np.zeros(shape, bool)
@@ -715,7 +715,7 @@ def _open_gaps(alpha, diff, target, k_noise, min_area, max_texture, min_delta, t
     comp = components(agree, connectivity=4)
     n, labels = comp.n, comp.labels
     if n <= 1:
-        return alpha
+        return
     area = comp.area
     hole = area >= min_area
     big = hole & (area >= texture_area)
@@ -794,7 +794,6 @@ def _open_gaps(alpha, diff, target, k_noise, min_area, max_texture, min_delta, t
                     keep = not ring.any() or is_solid.mean() + is_out.mean() < 0.5
             if keep and not plain[lab]:
                 hole[lab] = False
-    out = alpha.copy()
     fill = np.zeros(shape, np.float32) if target is None else target
     for t in tiles(shape, halo=1, mask=work):
         core = hole[labels[t.outer]]
@@ -806,7 +805,6 @@ def _open_gaps(alpha, diff, target, k_noise, min_area, max_texture, min_delta, t
         # partly covered rim around it takes the plate's coverage
         o[core[t.crop]] = 0.0
         o[rim] = np.minimum(o[rim], fill[t.inner][rim])
-    return out
 
 
 def _outside_texture(alpha: np.ndarray, diff: BackdropDifference, part=None) -> float | None:

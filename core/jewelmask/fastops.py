@@ -261,11 +261,14 @@ class Components:
         Number of labels, background included.
     """
 
-    def __init__(self, candidate: np.ndarray, connectivity: int = 8):
+    def __init__(self, candidate: np.ndarray, connectivity: int = 8, labels: np.ndarray | None = None):
         cand = np.ascontiguousarray(candidate, dtype=bool)
         self.shape = cand.shape
-        self.n, self.labels = cv2.connectedComponents(cand.view(np.uint8), connectivity=connectivity,
-                                                      ltype=cv2.CV_32S)
+        if labels is not None and not (labels.shape == cand.shape and labels.dtype == np.int32
+                                       and labels.flags.c_contiguous and labels.flags.writeable):
+            raise ValueError(f"labels must be a writeable C-contiguous int32 array of shape {cand.shape}")
+        self.n, self.labels = cv2.connectedComponents(cand.view(np.uint8), labels=labels,
+                                                      connectivity=connectivity, ltype=cv2.CV_32S)
         self._cand = cand
 
     @cached_property
@@ -326,8 +329,12 @@ class Components:
         return keep
 
 
-def components(candidate: np.ndarray, connectivity: int = 8) -> Components:
-    """Label the connected components of `candidate` (bool (h, w)); see :class:`Components`."""
+def components(candidate: np.ndarray, connectivity: int = 8, *, labels: np.ndarray | None = None) -> Components:
+    """Label the connected components of `candidate` (bool (h, w)); see :class:`Components`.
+
+    `labels`, a C-contiguous int32 array of the same shape, is written to
+    instead of a new array (to reuse the memory of labels no longer needed).
+    """
     if connectivity not in (4, 8):
         raise ValueError(f"connectivity must be 4 or 8, got {connectivity}")
-    return Components(candidate, connectivity)
+    return Components(candidate, connectivity, labels)

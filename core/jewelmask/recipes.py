@@ -373,8 +373,11 @@ def _detail(rgb, ai, plate, box, cfg: AutoSettings, out: np.ndarray, maps: dict 
     chain = lt = med_t = None
     span = _span(tile_any(wired), shape) if wired is not None else (0, 0, 0, 0)
     if span[2] > span[0]:
-        # labelled where the strong lines are
-        lines = components(wired[span[0]:span[2], span[1]:span[3]])
+        # labelled where the strong lines are (in the memory of the weak
+        # evidence's labels, no longer needed)
+        size = (span[2] - span[0]) * (span[3] - span[1])
+        lines = components(wired[span[0]:span[2], span[1]:span[3]],
+                           labels=comp.labels.reshape(-1)[:size].reshape(span[2] - span[0], span[3] - span[1]))
         b = lines.bbox()
         is_chain = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) >= cfg.wire_extent * max(H, W)
         is_chain[0] = False
