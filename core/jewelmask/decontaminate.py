@@ -26,35 +26,42 @@ link. :func:`decontaminate` estimates ``F`` where ``0 < a < 1``:
   adds ``-beta k (x - centre) . grad G / r_max``; ``k`` is the least-squares
   value pooled over the windows of at most 48 tiles (photo smoothed by 1 px
   first, at most 0.5 % of ``r_max``);
-* ``Fl``, the local metal colour: the compositing equation solved in the
-  least-squares sense over a small Gaussian window (sigma ``colour_radius``,
-  1 px) around the pixel, each neighbour weighted by its coverage squared::
+* ``A``, the jewelry's coverage as the lens records it: ``a`` through the
+  same displacement, per channel (the lens moves the metal's red and blue
+  as much as the sweep's, so the cutout on black has the fringes too);
+* ``Fl``, the local metal colour: the compositing equation ``I = A F + Q``
+  solved in the least-squares sense over a small Gaussian window (sigma
+  ``colour_radius``, 1 px) around the pixel, each neighbour weighted by
+  its coverage squared::
 
-      Fl = G * (a (I - Q)) / G * (a^2)
+      Fl = G * (A (I - Q)) / G * (A^2)
 
   (the window's fully covered pixels count fully, barely covered ones,
   whose un-mixed colour is mostly noise, hardly); where the window holds
   too little coverage, a push-pull fill of it;
-* the pixel's own evidence, ``I - Q``, and ``a Fl`` are two estimates of
-  the premultiplied foreground ``a F``. The output takes the *luma* of the
-  pixel's own estimate with weight ``a^2 / (a^2 + lam)`` (``lam``:
-  ``regularisation``, 0.1) and the *chroma* of ``a Fl``: a JPEG stores
-  colour at half resolution (4:2:0), so on a wire one or two pixels wide
-  the chroma a pixel reads is its neighbours' as much as its own, while
-  the luma is its own. ``F`` is that premultiplied estimate over ``a``.
+* the pixel's own evidence, ``I - Q``, and ``A Fl`` are two estimates of
+  the premultiplied foreground ``a F`` as the lens records it. The output
+  takes the *luma* of the pixel's own estimate with weight
+  ``a^2 / (a^2 + lam)`` (``lam``: ``regularisation``, 0.1) and the
+  *chroma* of ``A Fl``: a JPEG stores colour at half resolution (4:2:0),
+  so on a wire one or two pixels wide the chroma a pixel reads is its
+  neighbours' as much as its own, while the luma is its own. ``F`` is that
+  premultiplied estimate over ``a``.
 
 On the benchmark (40 synthetic 1600x1200 packshots, ``docs/refine.md``) this
-leaves 0.67 of the colour error of no decontamination on soft pixels (the
+leaves 0.65 of the colour error of no decontamination on soft pixels (the
 cutout on black against the jewelry as the camera records it on black;
-0.66 without the plate), where filling the shading from the nearby
-backdrop, no aberration and ``lam`` 0.3 left 0.75. The target, half, is
-not reached. What is left is mostly the camera: the sharpening, which is
-not estimated (fits of it to the edges were thrown off by the metal's
-shading and the contact shadows), and the aberration, which is estimated
-only in part (the JPEG's 4:2:0 chroma blurs the fringes it is measured
-from; the estimate is a quarter to two fifths of the true displacement
-on the set). Given the frame's true optics and backdrop, un-mixing leaves
-0.43 (noise and JPEG).
+0.64 without the plate): 0.67 with ``a`` in place of ``A``, 0.75 with the
+shading filled from the nearby backdrop, no aberration and ``lam`` 0.3.
+The target, half, is not reached. What is left is mostly the camera: the
+sharpening, which is not estimated (fits of it to the edges were thrown
+off by the metal's shading, and on the backdrop beside the edge by the
+contact shadows, which are larger there than the halo), and the
+aberration, which is estimated only in part (the JPEG's 4:2:0 chroma
+blurs the fringes it is measured from; the estimate is a quarter to two
+fifths of the true displacement on the set). Given the frame's true
+sharpening and aberration (passed through to ``Q`` and ``A`` alike), this
+estimator leaves 0.41.
 
 The cost is per tile that holds soft pixels: it grows with the length of the
 edge, not with the size of the photo.
@@ -104,7 +111,8 @@ class DecontaminateSettings:
         backdrop instead of modelling it.
     chromatic_aberration : bool
         Estimate the lens's lateral chromatic aberration from the photo and
-        pass the backdrop's share through it before un-mixing.
+        pass the backdrop's share and the jewelry's coverage through it
+        before un-mixing.
     """
 
     regularisation: float = 0.1
@@ -299,22 +307,23 @@ def _through_ca(Q, k, origin, centre, rmax):
     return out
 
 
-def _local_colour(I, a, Q, s, cap):
+def _local_colour(I, A, Q, s, cap):
     """Fl: the foreground colour solved over a small window, (h, w, 3) float32.
 
-    ``Q`` is the backdrop's share of the photo, ``(1 - a) B``.
-    ``G * (a (I - Q)) / G * (a^2)``: the least-squares colour of the
-    window under the compositing equation, each pixel weighted by a^2.
-    Where the window holds less than a fifth of a fully covered pixel's
-    weight, a push-pull fill of the nearby estimates takes over.
+    ``A`` (h, w, 3) is the jewelry's coverage as the lens records it in
+    each channel and ``Q`` the backdrop's share of the photo, ``(1 - a) B``
+    through the same lens. ``G * (A (I - Q)) / G * (A^2)``: the
+    least-squares colour of the window under the compositing equation
+    ``I = A F + Q``, each pixel weighted by its coverage squared. Where the
+    window holds less than a fifth of a fully covered pixel's weight, a
+    push-pull fill of the nearby estimates takes over.
     """
-    a3 = a[..., None]
-    num = cv2.GaussianBlur(a3 * (I - Q), (0, 0), s.colour_radius)
-    den = cv2.GaussianBlur(a * a, (0, 0), s.colour_radius)
-    Fl = np.clip(num / np.maximum(den, 1e-6)[..., None], 0.0, cap)
+    num = cv2.GaussianBlur(A * (I - Q), (0, 0), s.colour_radius)
+    den = cv2.GaussianBlur(A * A, (0, 0), s.colour_radius)
+    Fl = np.clip(num / np.maximum(den, 1e-6), 0.0, cap)
     # a fully covered pixel alone has weight 1 / (2 pi sigma^2) at its centre
     full = 1.0 / (2.0 * math.pi * s.colour_radius ** 2)
-    conf = np.clip(den / (0.2 * full), 0.0, 1.0).astype(np.float32)
+    conf = np.clip(den.mean(2) / (0.2 * full), 0.0, 1.0).astype(np.float32)
     return fill(Fl.astype(np.float32), conf)
 
 
@@ -389,10 +398,13 @@ def decontaminate(image, alpha, *, background=None, strength: float = 1.0,
         B = _backdrop(I, ac, known_b, None if plate is None else _crop_rgb(plate, crop), s)
         a3 = ac[..., None]
         Q = (1.0 - a3) * B  # the backdrop's share of the photo
+        A = np.repeat(a3, 3, axis=2)  # the jewelry's coverage, per channel
         if s.chromatic_aberration:
+            # the lens acts after the jewelry and the backdrop mix: on both shares alike
             Q = _through_ca(Q, ca, (R0, C0), centre, rmax)
-        Fl = _local_colour(I, ac, Q, s, cap)
-        prior = a3 * Fl  # premultiplied foreground from the local colour
+            A = _through_ca(A, ca, (R0, C0), centre, rmax)
+        Fl = _local_colour(I, A, Q, s, cap)
+        prior = A * Fl  # premultiplied foreground from the local colour, through the lens
         own = I - Q  # ... and from the pixel alone
         w = ac * ac / (ac * ac + s.regularisation)
         P = prior + (w * ((own - prior) @ _LUMA))[..., None]
