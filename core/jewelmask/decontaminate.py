@@ -346,11 +346,6 @@ _SHADOW_STEP = 0.01
 _AMOUNT_RANGE = (-0.5, 1.0)
 
 
-def _local_mean(x, w, sigma):
-    """The Gaussian-weighted mean of `x` over the pixels weighted by `w`."""
-    return cv2.GaussianBlur(x * w, (0, 0), sigma) / np.maximum(cv2.GaussianBlur(w, (0, 0), sigma), 1e-6)
-
-
 def _halo_sums(I, a, core, plate, s):
     """One tile's least-squares sums for the sharpening amount, or None.
 
@@ -363,7 +358,7 @@ def _halo_sums(I, a, core, plate, s):
     the unsharp mask has sharpened too, ``D = X + k (X - G * X)``, so on
     the covered pixels ``m`` the halo per unit amount is
     ``h(k) = -G * (m (D - k (D - G * D)))``. Both are taken less their
-    local mean over the backdrop within 8 px (the shading), on the
+    mean over the backdrop in a 15 x 15 window (the shading), on the
     backdrop pixels within 3 px of the jewelry. Returns the dot products of
     ``y``, ``h1 = -G * (m D)`` and ``h2 = -G * (m G * (m D))``:
     ``(h1.y, h2.y, h1.h1, h1.h2, h2.h2)``.
@@ -374,11 +369,15 @@ def _halo_sums(I, a, core, plate, s):
     dist = cv2.distanceTransform(known_b.astype(np.uint8), cv2.DIST_L2, 3)
     in_core = np.zeros(a.shape, bool)
     in_core[core] = True
+    # all in luma: a JPEG keeps it at full resolution, and a third of the work
+    luma = (I @ _LUMA)[..., None]
     if plate is None:
         far = known_b & (dist > s.shade_reach)
-        plate = fill(I, (far if far.any() else known_b).astype(np.float32))
-    plate_y = np.maximum(plate @ _LUMA, 1e-3)
-    ratio = (I @ _LUMA) / plate_y
+        plate_y = fill(luma, (far if far.any() else known_b).astype(np.float32))[..., 0]
+    else:
+        plate_y = plate @ _LUMA
+    plate_y = np.maximum(plate_y, 1e-3)
+    ratio = luma[..., 0] / plate_y
     mid = known_b & (dist > _HALO_REACH) & (dist <= 2 * _HALO_REACH) & in_core
     away = known_b & (dist > 8) & (dist <= 14) & in_core
     if mid.sum() < 50 or away.sum() < 50 or abs(float(ratio[away].mean() - ratio[mid].mean())) > _SHADOW_STEP:
@@ -387,18 +386,23 @@ def _halo_sums(I, a, core, plate, s):
     if not test.any():
         return None
     near = (known_b & (dist <= 2 * _HALO_REACH + 2)).astype(np.float32)
-    y = (ratio - _local_mean(ratio, near, 6.0))[test]
+    # less the mean over the backdrop in a 15 x 15 window: the shading
+    inv_count = 1.0 / np.maximum(_box(near, 15), 1e-6)
+
+    def detrend(x):
+        return (x - _box(x * near, 15) * inv_count)[test]
+
+    y = detrend(ratio)
     # the backdrop behind the jewelry from beyond the halo (the tile has no
     # contact shadow, so a fill of the shading does)
     beyond = (known_b & (dist > _HALO_REACH)).astype(np.float32)
-    B = plate * fill(I / np.maximum(plate, 1e-3), beyond, np.ones(3, np.float32))
+    backdrop_y = plate_y * fill(ratio[..., None], beyond, np.ones(1, np.float32))[..., 0]
     covered = (a > s.known_low).astype(np.float32)
-    contrast = ((I - B) @ _LUMA) * covered
+    contrast = (luma[..., 0] - backdrop_y) * covered
     blurred = cv2.GaussianBlur(contrast, (0, 0), s.sharpen_radius)
     hs = []
     for x in (blurred, cv2.GaussianBlur(blurred * covered, (0, 0), s.sharpen_radius)):
-        h = -x / plate_y
-        hs.append((h - _local_mean(h, near, 6.0))[test])
+        hs.append(detrend(-x / plate_y))
     h1, h2 = hs
     return tuple(float(np.dot(u, v)) for u, v in ((h1, y), (h2, y), (h1, h1), (h1, h2), (h2, h2)))
 
@@ -415,8 +419,12 @@ def _sharpen_amount(img, a, boxes, plate, s):
     """
     sums = []
     step = max(1, len(boxes) // 48)
-    for core, crop in boxes[::step]:
-        R0, C0, R1, C1 = crop
+    H, W = a.shape
+    for core, _ in boxes[::step]:
+        # a margin for the 14 px of the shadow test and the local means
+        R0, C0 = max(0, core[0] - 24), max(0, core[1] - 24)
+        R1, C1 = min(H, core[2] + 24), min(W, core[3] + 24)
+        crop = (R0, C0, R1, C1)
         inner = (slice(core[0] - R0, core[2] - R0), slice(core[1] - C0, core[3] - C0))
         t = _halo_sums(_crop_rgb(img, crop), a[R0:R1, C0:C1], inner,
                        None if plate is None else _crop_rgb(plate, crop), s)
