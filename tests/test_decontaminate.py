@@ -325,25 +325,27 @@ def sharpened_wires(amount, shape=(256, 320), radius=1.0, seed=5):
     return np.clip(img, 0, 1).astype(np.float32), alpha.astype(np.float32), camera(a3 * F)
 
 
-@pytest.mark.parametrize("amount", [0.0, 0.3, 0.6])
-def test_the_sharpening_amount_is_estimated_from_the_halo_beside_the_edge(amount):
+@pytest.mark.parametrize("amount, radius", [(0.0, 1.0), (0.3, 1.0), (0.6, 1.0), (0.3, 2.0)])
+def test_the_sharpening_is_estimated_from_the_halo_beside_the_edge(amount, radius):
     from jewelmask.decontaminate import _sharpen_amount
     from jewelmask.refine import _tile_boxes
 
-    img, alpha, _ = sharpened_wires(amount)
-    s = DecontaminateSettings(tile=64)
-    boxes = _tile_boxes((alpha > 0) & (alpha < 1), s.tile, halo=48)
-    assert abs(_sharpen_amount(img, alpha, boxes, None, s) - amount) < 0.05
+    img, alpha, _ = sharpened_wires(amount, radius=radius)
+    boxes = _tile_boxes((alpha > 0) & (alpha < 1), 64, halo=0)
+    found, found_radius = _sharpen_amount(img, alpha, boxes, None, DecontaminateSettings())
+    assert abs(found - amount) < 0.05
+    if amount:
+        assert found_radius == radius
 
 
 def test_the_backdrop_and_the_coverage_pass_through_the_sharpening():
     """The camera's halo on the sweep's share leaves the cutout; what
     sharpening did to the wires stays (as in the target)."""
-    img, alpha, target = sharpened_wires(0.4)
+    img, alpha, target = sharpened_wires(0.4, shape=(512, 640))
     soft = (alpha >= 0.05) & (alpha <= 0.95)
 
     def err(**kw):
-        out = decontaminate(img, alpha, settings=DecontaminateSettings(tile=64, **kw))
+        out = decontaminate(img, alpha, settings=DecontaminateSettings(**kw))
         return float(np.abs(alpha[..., None] * out - target)[soft].mean())
 
     with_it, without = err(), err(sharpening=False)

@@ -27,17 +27,19 @@ link. :func:`decontaminate` estimates ``F`` where ``0 < a < 1``:
   value pooled over the windows of at most 48 tiles (photo smoothed by 1 px
   first, at most 0.5 % of ``r_max``);
 * then through the camera's **sharpening**, an unsharp mask
-  ``x + k (x - G * x)`` (``G`` a Gaussian of ``sharpen_radius``, 1 px,
-  assumed): the amount ``k`` is estimated from the halo it leaves on the
-  backdrop within 3 px of the jewelry, ``-k G * (a (F - B))``, a bright
-  rim beside dark metal. Per tile whose backdrop shows no contact shadow
-  beside the edge (3-6 px and 8-14 px from the jewelry within 1 % of
-  each other: a shadow there is far larger than the halo), the luma of
-  the photo over the reference backdrop is regressed on that halo (the
-  contrast ``I - B`` read on the covered pixels, itself sharpened, so
-  solved by fixed-point iteration), both less their local mean; ``k`` is
-  the weighted median over at most 48 tiles, 0 unless at least three
-  tiles, and 70 % of them, give an amount in [-0.5, 1];
+  ``x + k (x - G * x)``, ``G`` a Gaussian of radius ``r``, both estimated
+  from the halo it leaves on the backdrop within 3 px of the jewelry,
+  ``-k G * (a (F - B))``, a bright rim beside dark metal. Per 256 px tile
+  whose backdrop shows no contact shadow beside the edge (3-6 px and
+  8-14 px from the jewelry within 1 % of each other: a shadow there is far
+  larger than the halo), the luma of the photo over the reference backdrop
+  is regressed on that halo (the contrast ``I - B`` read on the covered
+  pixels, itself sharpened, so solved by fixed-point iteration), both less
+  their local mean; per radius of 0.7, 1, 1.4, 2 and 2.8 px, ``k`` is the
+  weighted median over at most 48 tiles, counted only if at least three
+  tiles, and 70 % of them, give an amount in [-0.5, 1]; the radius is the
+  one whose halo explains most (``sharpen_radius`` fixes it). No evidence:
+  no sharpening;
 * ``A``, the jewelry's coverage as the lens and the camera record it:
   ``a`` through the same displacement, per channel, and the same unsharp
   mask (the lens moves the metal's red and blue as much as the sweep's and
@@ -63,20 +65,20 @@ link. :func:`decontaminate` estimates ``F`` where ``0 < a < 1``:
   premultiplied estimate over ``a``.
 
 On the benchmark (40 synthetic 1600x1200 packshots, ``docs/refine.md``) this
-leaves 0.59 of the colour error of no decontamination on soft pixels (the
+leaves 0.60 of the colour error of no decontamination on soft pixels (the
 cutout on black against the jewelry as the camera records it on black;
-0.60 without the plate): 0.65 without the sharpening, 0.67 with ``a`` in
+0.61 without the plate): 0.65 without the sharpening, 0.67 with ``a`` in
 place of ``A`` as well, 0.75 with the shading filled from the nearby
 backdrop, no aberration and ``lam`` 0.3. The target, half, is not
-reached. What is left is mostly the camera: the sharpening is found on
-9 of the 23 sharpened frames (0.5-1.2 times the true amount; 0.11 on one
-of the 17 others), not on the lying pieces, whose contact shadow fills the
-backdrop beside the edge; its radius is assumed (1.4 px leaves 0.60,
-0.7 px 0.62); and the aberration is estimated only
+reached. What is left is mostly the camera: the sharpening is found on 9
+of the 23 sharpened frames (two at a wrong radius; 0.28 on one of the 17
+others), not on the lying pieces, whose contact shadow fills the backdrop
+beside the edge (the true radius given leaves 0.59); and the aberration
+is estimated only
 in part (the JPEG's 4:2:0 chroma blurs the fringes it is measured from;
 the estimate is a quarter to two fifths of the true displacement on the
-set). Given the frame's true sharpening and aberration (passed through to
-``Q`` and ``A`` alike), this estimator leaves 0.41.
+set; given it, 0.52). Given the frame's true sharpening and aberration
+(passed through to ``Q`` and ``A`` alike), this estimator leaves 0.41.
 
 The cost is per tile that holds soft pixels: it grows with the length of the
 edge, not with the size of the photo.
@@ -129,14 +131,13 @@ class DecontaminateSettings:
         pass the backdrop's share and the jewelry's coverage through it
         before un-mixing.
     sharpening : bool
-        Estimate the amount of the camera's sharpening (an unsharp mask)
-        from the halo it leaves on the backdrop beside the edge, and pass
+        Estimate the camera's sharpening (an unsharp mask) from the halo
+        it leaves on the backdrop beside the edge, and pass
         the backdrop's share and the jewelry's coverage through it too.
-    sharpen_radius : float
-        Sigma (px) of that unsharp mask, in [0.3, 4]: assumed, not
-        estimated (the backdrop beside the edge does not tell the radius
-        from the amount reliably; see ``docs/refine.md`` for what a wrong
-        radius costs).
+    sharpen_radius : float or None
+        Sigma (px) of that unsharp mask, in [0.3, 4]; None (the default)
+        estimates it too, as the radius of the grid 0.7, 1, 1.4, 2, 2.8 px
+        whose halo explains most of the backdrop beside the edge.
     """
 
     regularisation: float = 0.1
@@ -147,7 +148,7 @@ class DecontaminateSettings:
     shade_reach: float = 12.0
     chromatic_aberration: bool = True
     sharpening: bool = True
-    sharpen_radius: float = 1.0
+    sharpen_radius: float | None = None
 
     def __post_init__(self):
         if not 0 < self.regularisation <= 1:
@@ -160,7 +161,7 @@ class DecontaminateSettings:
             raise ValueError(f"known_high must be in (0.5, 1], got {self.known_high!r}")
         if not 0 <= self.shade_reach <= 40:
             raise ValueError(f"shade_reach must be in [0, 40], got {self.shade_reach!r}")
-        if not 0.3 <= self.sharpen_radius <= 4:
+        if self.sharpen_radius is not None and not 0.3 <= self.sharpen_radius <= 4:
             raise ValueError(f"sharpen_radius must be in [0.3, 4], got {self.sharpen_radius!r}")
         if not 32 <= self.tile <= 4096:
             raise ValueError(f"tile must be in [32, 4096], got {self.tile!r}")
@@ -346,12 +347,12 @@ _SHADOW_STEP = 0.01
 _AMOUNT_RANGE = (-0.5, 1.0)
 
 
-def _halo_sums(I, a, core, plate, s):
-    """One tile's least-squares sums for the sharpening amount, or None.
+def _halo_sums(I, a, core, plate, radii, s):
+    """One tile's least-squares sums for the sharpening amount at each radius, or None.
 
     On the backdrop next to the jewelry an unsharp mask of amount ``k``
     adds ``-k G * X``, ``X = a (F - B)`` the jewelry's contrast and ``G``
-    the Gaussian of ``sharpen_radius``: the contrast blurred onto the
+    the Gaussian of the radius: the contrast blurred onto the
     backdrop with the opposite sign, a bright rim beside dark metal. ``y``
     is the luma of the photo over the reference backdrop there; the
     contrast is read as ``D = I - B`` on the pixels the mask covers, which
@@ -359,8 +360,8 @@ def _halo_sums(I, a, core, plate, s):
     the covered pixels ``m`` the halo per unit amount is
     ``h(k) = -G * (m (D - k (D - G * D)))``. Both are taken less their
     mean over the backdrop in a 15 x 15 window (the shading), on the
-    backdrop pixels within 3 px of the jewelry. Returns the dot products of
-    ``y``, ``h1 = -G * (m D)`` and ``h2 = -G * (m G * (m D))``:
+    backdrop pixels within 3 px of the jewelry. Returns, per radius, the
+    dot products of ``y``, ``h1 = -G * (m D)`` and ``h2 = -G * (m G * (m D))``:
     ``(h1.y, h2.y, h1.h1, h1.h2, h2.h2)``.
     """
     known_b = a <= s.known_low
@@ -399,27 +400,38 @@ def _halo_sums(I, a, core, plate, s):
     backdrop_y = plate_y * fill(ratio[..., None], beyond, np.ones(1, np.float32))[..., 0]
     covered = (a > s.known_low).astype(np.float32)
     contrast = (luma[..., 0] - backdrop_y) * covered
-    blurred = cv2.GaussianBlur(contrast, (0, 0), s.sharpen_radius)
-    hs = []
-    for x in (blurred, cv2.GaussianBlur(blurred * covered, (0, 0), s.sharpen_radius)):
-        hs.append(detrend(-x / plate_y))
-    h1, h2 = hs
-    return tuple(float(np.dot(u, v)) for u, v in ((h1, y), (h2, y), (h1, h1), (h1, h2), (h2, h2)))
+    sums = []
+    for radius in radii:
+        blurred = cv2.GaussianBlur(contrast, (0, 0), radius)
+        h1 = detrend(-blurred / plate_y)
+        h2 = detrend(-cv2.GaussianBlur(blurred * covered, (0, 0), radius) / plate_y)
+        sums.append([float(np.dot(u, v)) for u, v in ((h1, y), (h2, y), (h1, h1), (h1, h2), (h2, h2))])
+    return sums
+
+
+# the radii (sigma, px) the sharpening is tried at when it is not given, and
+# the side of the tiles it is measured in
+_SHARPEN_RADII = (0.7, 1.0, 1.4, 2.0, 2.8)
+_HALO_TILE = 256
 
 
 def _sharpen_amount(img, a, boxes, plate, s):
-    """The camera's unsharp-mask amount, from the halo beside the edge; 0 without evidence.
+    """The camera's unsharp mask, from the halo beside the edge: (amount, radius).
 
-    Per tile (at most 48 of those that hold soft pixels) the least-squares
-    amount ``k = h(k) . y / h(k) . h(k)`` of :func:`_halo_sums`, solved by
-    fixed-point iteration from 0; the answer is their median weighted by
-    ``h . h``, provided at least three tiles, and at least 70 % of the
-    tiles and of the weight, give an amount a camera could have used
-    (``_AMOUNT_RANGE``), else 0. In [0, 1].
+    Per tile (`boxes`: at most 48 of them are used) and radius, the
+    least-squares amount ``k = h(k) . y / h(k) . h(k)`` of
+    :func:`_halo_sums`, solved by fixed-point iteration from 0. At a radius
+    the amount is the tiles' median weighted by ``h . h``, provided at least
+    three tiles, and at least 70 % of the tiles and of the weight, give an
+    amount a camera could have used (``_AMOUNT_RANGE``), else 0. The radius
+    is ``sharpen_radius`` or, when that is None, the one whose plausible
+    tiles' halos explain most of ``y`` (``sum (h.y)^2 / h.h``). The amount
+    is in [0, 1]; 0 without evidence.
     """
+    radii = _SHARPEN_RADII if s.sharpen_radius is None else (s.sharpen_radius,)
+    H, W = a.shape
     sums = []
     step = max(1, len(boxes) // 48)
-    H, W = a.shape
     for core, _ in boxes[::step]:
         # a margin for the 14 px of the shadow test and the local means
         R0, C0 = max(0, core[0] - 24), max(0, core[1] - 24)
@@ -427,24 +439,32 @@ def _sharpen_amount(img, a, boxes, plate, s):
         crop = (R0, C0, R1, C1)
         inner = (slice(core[0] - R0, core[2] - R0), slice(core[1] - C0, core[3] - C0))
         t = _halo_sums(_crop_rgb(img, crop), a[R0:R1, C0:C1], inner,
-                       None if plate is None else _crop_rgb(plate, crop), s)
-        if t is not None and t[2] > 0:
+                       None if plate is None else _crop_rgb(plate, crop), radii, s)
+        if t is not None:
             sums.append(t)
+    best = (0.0, radii[0], 0.0)  # (amount, radius, halo explained)
     if not sums:
-        return 0.0
-    h1y, h2y, h11, h12, h22 = np.array(sums).T
-    k = np.zeros(len(sums))
-    for _ in range(6):
-        # h(k) = h1 - k (h1 - h2), each tile at its own amount
-        num = h1y - k * (h1y - h2y)
-        den = np.maximum(h11 - 2 * k * (h11 - h12) + k * k * (h11 - 2 * h12 + h22), 1e-12)
-        k = np.clip(num / den, -2.0, 2.0)
-    ok = (k >= _AMOUNT_RANGE[0]) & (k <= _AMOUNT_RANGE[1])
-    if ok.sum() < 3 or ok.sum() < 0.7 * k.size or den[ok].sum() < max(0.02, 0.7 * den.sum()):
-        return 0.0
-    order = np.argsort(k[ok])
-    cum = np.cumsum(den[ok][order])
-    return float(np.clip(k[ok][order][np.searchsorted(cum, 0.5 * cum[-1])], 0.0, 1.0))
+        return best[:2]
+    for j, radius in enumerate(radii):
+        h1y, h2y, h11, h12, h22 = np.array([t[j] for t in sums]).T
+        if not (h11 > 0).all():
+            continue
+        k = np.zeros(len(sums))
+        for _ in range(6):
+            # h(k) = h1 - k (h1 - h2), each tile at its own amount
+            num = h1y - k * (h1y - h2y)
+            den = np.maximum(h11 - 2 * k * (h11 - h12) + k * k * (h11 - 2 * h12 + h22), 1e-12)
+            k = np.clip(num / den, -2.0, 2.0)
+        ok = (k >= _AMOUNT_RANGE[0]) & (k <= _AMOUNT_RANGE[1])
+        if ok.sum() < 3 or ok.sum() < 0.7 * k.size or den[ok].sum() < max(0.02, 0.7 * den.sum()):
+            continue
+        explained = float((num[ok] ** 2 / den[ok]).sum())
+        if explained > best[2]:
+            order = np.argsort(k[ok])
+            cum = np.cumsum(den[ok][order])
+            amount = float(np.clip(k[ok][order][np.searchsorted(cum, 0.5 * cum[-1])], 0.0, 1.0))
+            best = (amount, radius, explained)
+    return best[:2]
 
 
 def _sharpened(x, amount, radius):
@@ -535,7 +555,10 @@ def decontaminate(image, alpha, *, background=None, strength: float = 1.0,
     boxes = _tile_boxes(soft_any, s.tile, halo=48)
     if s.chromatic_aberration and boxes:
         ca, centre, rmax = _lateral_ca(img, a, boxes, s)
-    amount = _sharpen_amount(img, a, boxes, plate, s) if s.sharpening and boxes else 0.0
+    amount, radius = 0.0, 1.0
+    if s.sharpening and boxes:
+        # tiles of their own, so that the estimate does not depend on `tile`
+        amount, radius = _sharpen_amount(img, a, _tile_boxes(soft_any, _HALO_TILE, halo=0), plate, s)
     for i, (core, crop) in enumerate(boxes):
         (r0, c0, r1, c1), (R0, C0, R1, C1) = core, crop
         I = _crop_rgb(img, crop)
@@ -551,8 +574,8 @@ def decontaminate(image, alpha, *, background=None, strength: float = 1.0,
             A = _through_ca(A, ca, (R0, C0), centre, rmax)
         if amount:
             # and the camera sharpens what the lens recorded
-            Q = _sharpened(Q, amount, s.sharpen_radius)
-            A = _sharpened(A, amount, s.sharpen_radius)
+            Q = _sharpened(Q, amount, radius)
+            A = _sharpened(A, amount, radius)
         Fl = _local_colour(I, A, Q, s, cap)
         prior = A * Fl  # premultiplied foreground from the local colour, through the lens
         own = I - Q  # ... and from the pixel alone
