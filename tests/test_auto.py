@@ -110,3 +110,44 @@ def test_refine_holds_a_wide_chain_across_its_width():
     for row in (149, 150, 151):
         assert held[row, 200:680].mean() > 0.95
     assert not held[146, 200:680].any() and not held[154, 200:680].any()
+
+
+def test_single_highlight_pixels_on_a_wire_are_not_holes():
+    """A polished gold band the AI found, with specular glints of one or two
+    pixels as light as the sweep: they agree with the backdrop, but they are
+    metal, not link eyes; only a place of a few pixels is reopened."""
+    H, W = 200, 300
+    rng = np.random.default_rng(2)
+    alpha = np.zeros((H, W), np.float32)
+    cv2.ellipse(alpha, (150, 100), (110, 60), 0, 0, 360, 1.0, 12)
+    back = np.full((H, W, 3), 0.9, np.float32)
+    gold = np.array([0.78, 0.6, 0.3], np.float32)
+    img = alpha[..., None] * gold + (1 - alpha[..., None]) * back
+    glints = np.zeros((H, W), bool)
+    on_band = np.argwhere(cv2.erode(alpha, np.ones((7, 7), np.uint8)) > 0.99)
+    for r, c in on_band[rng.choice(len(on_band), 40, replace=False)]:
+        glints[r, c:c + 1 + (r % 2)] = True  # one or two pixels
+    img[glints] = back[glints]
+    img = np.clip(img + rng.normal(0, 0.003, img.shape), 0, 1).astype(np.float32)
+    ai = cv2.GaussianBlur(alpha, (0, 0), 1.5)
+    st = auto_stages(img, ai=ai, settings=RecipeSettings(refine=None))
+    assert (st["alpha"][glints] >= 0.5).mean() > 0.95
+    interior = np.zeros((H, W), np.uint8)
+    cv2.ellipse(interior, (150, 100), (90, 40), 0, 0, 360, 1, -1)
+    assert st["alpha"][interior > 0].max() < 0.5  # the band's interior is not the AI's
+    opened = auto_stages(img, ai=ai, settings=RecipeSettings(refine=None, overrides={"gap_min_area": 1}))
+    assert (opened["alpha"][glints] >= 0.5).mean() < 0.5  # what the former default did
+
+
+def test_kept_shadows_are_not_refined_away():
+    """With keep_shadows the user asked for the shadow in the mask: refine
+    must not take the contact shadow beside the wire for backdrop."""
+    img, alpha, wire, ai = silver_chain_on_grey()
+    shadow = (cv2.GaussianBlur(np.roll(wire, 2, axis=0), (0, 0), 3.0) * 4 > 0.5) & (alpha < 0.05)
+    shadow[:30] = False
+    ai = np.maximum(ai, cv2.GaussianBlur(wire, (0, 0), 2.0) * 4).clip(0, 1)
+    kept = auto_stages(img, ai=ai, settings=RecipeSettings(overrides={"keep_shadows": True}))
+    dropped = auto_stages(img, ai=ai)
+    assert kept["combined"][shadow].mean() > 0.3  # the detail step kept it
+    assert kept["alpha"][shadow].mean() > 0.95 * kept["combined"][shadow].mean()
+    assert dropped["alpha"][shadow].mean() < 0.5 * kept["alpha"][shadow].mean()

@@ -118,6 +118,28 @@ def test_open_gaps_reopens_filled_ring_interior():
     assert (out[alpha > 0.9] > 0.9).mean() > 0.98  # the metal stays
 
 
+def test_open_gaps_leaves_no_grain_in_an_opened_ring_on_linen():
+    """On a grained backdrop the plate reads a little coverage at random
+    pixels; a ring interior judged backdrop is opened clean, not speckled
+    with that grain (which would also give refine an edge band all over it)."""
+    img, alpha = ring_scene((300, 400))
+    rng = np.random.default_rng(3)
+    grain = cv2.GaussianBlur(rng.normal(0, 1, (300, 400)).astype(np.float32), (0, 0), 0.7)
+    rgb = img / 255.0 * (1 + 0.03 * grain[..., None] * (1 - alpha[..., None]))
+    filled = alpha.copy()
+    cv2.circle(filled, (200, 150), 66, 1.0, -1)  # the AI fills the ring up to the wire
+    plate = backdrop_plate(rgb, filled)
+    diff = backdrop_difference(rgb, plate)
+    coverage = plate_alpha(diff)
+    interior = np.zeros_like(alpha, bool)
+    cv2.circle(interior.view(np.uint8), (200, 150), 50, 1, -1)
+    interior &= alpha == 0
+    assert (coverage[interior] > 0.05).sum() > 50  # the grain reads as coverage
+    out = open_gaps(filled, diff, coverage=coverage, k_noise=4.0)
+    assert (out[interior] > 0.02).sum() < 5
+    assert (out[alpha > 0.9] > 0.9).mean() > 0.98  # the metal stays
+
+
 def test_open_gaps_reopens_a_hoop_behind_a_faint_fat_wire():
     """Silver hoop on a grey sweep: the wire is too faint to count as solid
     jewelry all round, so only the backdrop's own grain inside tells the hole."""

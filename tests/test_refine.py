@@ -166,6 +166,42 @@ def test_contact_shadow_is_not_metal():
     assert out[shadow].mean() < 0.5 * guess[shadow].mean()
 
 
+def _lying_wire(reach, strength=0.3):
+    """A 2 px gold wire lying on the sweep, its contact shadow under its
+    edges (the wire blurred and shifted a little, darkening the sweep by up
+    to `strength`), refined from a fat mask with the unshadowed plate;
+    returns (alpha, refined)."""
+    shape = (96, 128)
+    wire = lambda R, C: np.abs(R - 0.25 * C - 30) < 1.0  # noqa: E731
+    alpha = _coverage(shape, [wire])
+    B = _sweep(shape)
+    shadow = strength * cv2.GaussianBlur(np.roll(alpha, 2, axis=0), (0, 0), 1.8)
+    shot = alpha[..., None] * GOLD + (1 - alpha[..., None]) * B * (1 - shadow[..., None])
+    shot = cv2.GaussianBlur(shot.astype(np.float32), (0, 0), 0.5)
+    shot += np.random.default_rng(4).normal(0, 0.003, shot.shape).astype(np.float32)
+    fat = cv2.GaussianBlur(cv2.dilate((alpha > 0.3).astype(np.float32), np.ones((5, 5), np.uint8)), (0, 0), 1)
+    out = refine_edge(np.clip(shot, 0, 1), fat, background=B, settings=RefineSettings(shade_reach=reach))
+    return alpha, out
+
+
+def _rim_error(alpha, out):
+    rim = (alpha < 0.3) & (cv2.dilate((alpha > 0).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0)
+    rim[:, :8] = rim[:, -8:] = False
+    return np.abs(out - alpha)[rim].mean()
+
+
+def test_the_contact_shadow_under_a_lying_wire_does_not_fatten_it():
+    alpha, modelled = _lying_wire(12.0)
+    _, filled = _lying_wire(0.0)
+    assert _rim_error(alpha, modelled) < 0.8 * _rim_error(alpha, filled)
+    # without a shadow the model changes nothing that matters
+    _, plain = _lying_wire(12.0, strength=0.0)
+    _, plain0 = _lying_wire(0.0, strength=0.0)
+    assert _rim_error(alpha, plain) < _rim_error(alpha, plain0) + 0.01
+    core = alpha > 0.9
+    assert modelled[core].mean() > 0.9  # the wire itself stays
+
+
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32, np.float64])
 @pytest.mark.parametrize("channels", [3, 4])
 def test_image_dtypes_and_alpha_channel(sc, dtype, channels):
@@ -268,6 +304,7 @@ def test_progress_reports_and_can_cancel(sc):
         (dict(radius=4, max_radius=3), "max_radius"),
         (dict(method="magic"), "method"),
         (dict(smoothing=1.5), "smoothing"),
+        (dict(shade_reach=50), "shade_reach"),
         (dict(known_low=0.6), "known_low"),
         (dict(known_high=0.4), "known_high"),
         (dict(min_contrast=0), "min_contrast"),

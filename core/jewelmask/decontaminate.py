@@ -93,7 +93,7 @@ import cv2
 import numpy as np
 
 from .dtypes import as_float_image
-from .refine import _as_mask, _backdrop_estimate, _check_image, _check_progress, _crop_rgb, _tile_boxes, fill
+from .refine import _as_mask, _check_image, _check_progress, _crop_rgb, _shaded_backdrop, _tile_boxes, fill
 
 __all__ = ["DecontaminateSettings", "decontaminate"]
 
@@ -170,81 +170,6 @@ class DecontaminateSettings:
 # Rec. 601 luma weights (what JPEG uses): adding a grey level d to R, G and B
 # changes the luma by d and leaves both chroma channels alone.
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
-
-
-# the shading model's features: the mask blurred at these sigmas (px), and the
-# x and y slopes of the blurs marked with a star (a shadow cast a little aside)
-_SHADE_SIGMAS = (1.0, 2.0, 4.0, 8.0)
-_SHADE_SLOPES = (2.0, 4.0)
-
-
-def _shade_features(a):
-    """The blurred masks and the slopes of two of them: a list of (h, w) float32."""
-    fs = []
-    h, w = a.shape
-    half = None
-    for sg in _SHADE_SIGMAS:
-        if sg >= 4.0:
-            # wide blurs at half resolution (a quarter of the work), brought back
-            if half is None:
-                half = cv2.resize(a, ((w + 1) // 2, (h + 1) // 2), interpolation=cv2.INTER_AREA)
-            b = cv2.resize(cv2.GaussianBlur(half, (0, 0), sg / 2), (w, h), interpolation=cv2.INTER_LINEAR)
-        else:
-            b = cv2.GaussianBlur(a, (0, 0), sg)
-        fs.append(b)
-        if sg in _SHADE_SLOPES:
-            # the slope times sigma: a shift of the blur by a fraction of sigma
-            fs.append(cv2.Sobel(b, cv2.CV_32F, 1, 0, ksize=1, scale=0.5 * sg))
-            fs.append(cv2.Sobel(b, cv2.CV_32F, 0, 1, ksize=1, scale=0.5 * sg))
-    return fs
-
-
-def _backdrop(I, a, known_b, plate, s):
-    """B, the backdrop behind every pixel of a crop, (h, w, 3) float32.
-
-    The reference backdrop (the plate, or without one a push-pull fill of
-    the confident backdrop farther than ``shade_reach`` from the jewelry)
-    times its shading ``I / reference``, as a push-pull fill of the
-    confident-backdrop pixels. Where the jewelry lies on the backdrop a
-    contact shadow darkens it most *under* the soft edge, where it cannot
-    be seen, so near the jewelry the shading is modelled instead: a linear
-    function of the mask blurred at 1, 2, 4 and 8 px (and shifted, through
-    the slopes), fitted by least squares (a little ridge) to the shading of
-    the confident backdrop within ``shade_reach`` of the jewelry, and
-    extrapolated under the edge. The colour of the correction stays the
-    fill's; the model gives its brightness.
-    """
-    w = known_b.astype(np.float32)
-    if not known_b.any():
-        return plate if plate is not None else I.copy()
-    if s.shade_reach <= 0:
-        return _backdrop_estimate(I, known_b, plate)
-    dist = cv2.distanceTransform(known_b.astype(np.uint8), cv2.DIST_L2, 3)
-    near = known_b & (dist <= s.shade_reach)
-    if plate is None:
-        far = known_b & ~near
-        plate = fill(I, far.astype(np.float32)) if far.any() else fill(I, w)
-    ratio = I / np.maximum(plate, 1e-3)
-    base = fill(ratio, w, np.ones(3, np.float32))
-    idx = np.flatnonzero(near)
-    n = idx.size
-    if n < 10 * (len(_SHADE_SIGMAS) + 2 * len(_SHADE_SLOPES) + 1):
-        return plate * base
-    fs = _shade_features(a)
-    Xn = np.empty((n, len(fs) + 1), np.float32)
-    Xn[:, 0] = 1.0
-    for j, f in enumerate(fs):
-        Xn[:, j + 1] = f.ravel()[idx]
-    A = (Xn.T @ Xn).astype(np.float64) + (1e-3 * n) * np.eye(Xn.shape[1])
-    coef = np.linalg.solve(A, (Xn.T @ ratio.reshape(-1, 3)[idx].mean(1)).astype(np.float64))
-    shade = np.full(a.shape, coef[0], np.float32)
-    for c, f in zip(coef[1:], fs):
-        shade += np.float32(c) * f
-    np.clip(shade, 0.2, 1.5, out=shade)
-    # the fill's colour (a plate a little off in hue), the model's brightness
-    shade /= np.maximum(base @ np.full(3, 1.0 / 3.0, np.float32), 1e-3)
-    base *= shade[..., None]
-    return plate * base
 
 
 def _box(x, w):
@@ -564,7 +489,7 @@ def decontaminate(image, alpha, *, background=None, strength: float = 1.0,
         I = _crop_rgb(img, crop)
         ac = a[R0:R1, C0:C1]
         known_b = ac <= s.known_low
-        B = _backdrop(I, ac, known_b, None if plate is None else _crop_rgb(plate, crop), s)
+        B = _shaded_backdrop(I, ac, known_b, None if plate is None else _crop_rgb(plate, crop), s.shade_reach)
         a3 = ac[..., None]
         Q = (1.0 - a3) * B  # the backdrop's share of the photo
         A = np.repeat(a3, 3, axis=2)  # the jewelry's coverage, per channel

@@ -615,8 +615,8 @@ def open_gaps(alpha, diff: BackdropDifference, *, coverage=None, k_noise: float 
     Inside the current mask, where the plate says "little or no coverage",
     the connected places that agree with the backdrop in colour (within the
     local scatter), and the partly covered rim around them, are holes: link eyes,
-    ring interiors, between prongs. There the mask becomes the plate
-    coverage (soft at the rim). A clear stone on a white sweep is not one:
+    ring interiors, between prongs. The places become transparent and the
+    rim around them takes the plate coverage (soft). A clear stone on a white sweep is not one:
     its facets differ from the backdrop in colour and, for large places,
     in texture, and it is kept.
 
@@ -626,8 +626,9 @@ def open_gaps(alpha, diff: BackdropDifference, *, coverage=None, k_noise: float 
         Current mask (e.g. the AI's), same size as the arrays in `diff`.
     diff : BackdropDifference
     coverage : (h, w) float32 array, optional
-        Plate coverage (:func:`plate_alpha`); holes take this value.
-        Without it holes become 0 and candidates are the agreeing pixels.
+        Plate coverage (:func:`plate_alpha`); the rims of holes take this
+        value (the holes themselves become 0). Without it rims become 0 too
+        and candidates are the agreeing pixels.
     k_noise : float
         How many times the backdrop scatter still counts as agreement.
     min_area : int
@@ -797,9 +798,14 @@ def _open_gaps(alpha, diff, target, k_noise, min_area, max_texture, min_delta, t
     fill = np.zeros(shape, np.float32) if target is None else target
     for t in tiles(shape, halo=1, mask=work):
         core = hole[labels[t.outer]]
-        holes = (core | (cand[t.outer] & (cv2.dilate(core.view(np.uint8), _disk(1)) > 0)))[t.crop]
+        rim = (cand[t.outer] & (cv2.dilate(core.view(np.uint8), _disk(1)) > 0) & ~core)[t.crop]
         o = out[t.inner]
-        o[holes] = np.minimum(o[holes], fill[t.inner][holes])
+        # the place itself agrees with the backdrop: what coverage the plate
+        # reads there is the backdrop's grain (linen, paper), and left in, it
+        # speckles a ring's interior and gives refine a band all over it; the
+        # partly covered rim around it takes the plate's coverage
+        o[core[t.crop]] = 0.0
+        o[rim] = np.minimum(o[rim], fill[t.inner][rim])
     return out
 
 

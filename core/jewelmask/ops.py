@@ -431,8 +431,8 @@ REFINE_PARAMS = (
     Param("max_radius", "float", 8.0, "Max radius (px)", 0.0, 32.0,
           help="widest band with smart radius (at least the radius)"),
     Param("shadow_aware", "bool", True, "Soft shadows are backdrop",
-          help="smooth pixels next to the piece count as backdrop (contact shadows); turn off "
-               "for thin silver or white gold on grey, whose wires it can lose"),
+          help="smooth pixels next to the piece, and the contact shadow under its edge, count as "
+               "backdrop; turn off for thin silver or white gold on grey, whose wires it can lose"),
 )
 
 #: Photoshop's global refinements, in its order; every default is "no change"

@@ -86,8 +86,19 @@ class RefineSettings:
     shadow_aware : bool
         Let smooth band pixels the mask calls backdrop (alpha < 0.5) inform
         the backdrop estimate, so a soft contact shadow next to the piece
-        stays backdrop. Turn off when the piece has large smooth parts the
-        mask missed.
+        stays backdrop (and, with `shade_reach`, model the contact shadow
+        under the edge). Turn off when the piece has large smooth parts the
+        mask missed, or when shadows are to be kept.
+    shade_reach : float
+        With a plate and `shadow_aware`: model the shading of the backdrop
+        under the soft edge from the confident backdrop within this many
+        pixels, in [0, 40] (0: off). A piece lying on the backdrop darkens it most right
+        under its edge (a contact shadow), where no backdrop pixel shows
+        it; filled in from the backdrop a few pixels away, the backdrop
+        there is too light and every edge pixel reads as more covered (a
+        wire drawn fat, its link eyes filled). The model only darkens: the
+        sharpening's light halo beside a dark wire is not extrapolated
+        under it.
     known_low, known_high : float
         Alpha at or below which a pixel outside the band is confident
         backdrop, and at or above which it is confident foreground.
@@ -119,6 +130,7 @@ class RefineSettings:
     method: str = "local"
     smoothing: float = 1.0
     shadow_aware: bool = True
+    shade_reach: float = 12.0
     known_low: float = 0.02
     known_high: float = 0.98
     min_contrast: float = 0.05
@@ -135,6 +147,8 @@ class RefineSettings:
             raise ValueError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
         if not 0 <= self.smoothing <= 1:
             raise ValueError(f"smoothing must be in [0, 1], got {self.smoothing!r}")
+        if not 0 <= self.shade_reach <= 40:
+            raise ValueError(f"shade_reach must be in [0, 40], got {self.shade_reach!r}")
         if not 0 <= self.known_low < 0.5:
             raise ValueError(f"known_low must be in [0, 0.5), got {self.known_low!r}")
         if not 0.5 < self.known_high <= 1:
@@ -345,6 +359,85 @@ def _backdrop_estimate(I, known_b, plate):
     return plate * ratio
 
 
+# the shading model's features: the mask blurred at these sigmas (px), and the
+# x and y slopes of the blurs marked with a star (a shadow cast a little aside)
+_SHADE_SIGMAS = (1.0, 2.0, 4.0, 8.0)
+_SHADE_SLOPES = (2.0, 4.0)
+
+
+def _shade_features(a):
+    """The blurred masks and the slopes of two of them: a list of (h, w) float32."""
+    fs = []
+    h, w = a.shape
+    half = None
+    for sg in _SHADE_SIGMAS:
+        if sg >= 4.0:
+            # wide blurs at half resolution (a quarter of the work), brought back
+            if half is None:
+                half = cv2.resize(a, ((w + 1) // 2, (h + 1) // 2), interpolation=cv2.INTER_AREA)
+            b = cv2.resize(cv2.GaussianBlur(half, (0, 0), sg / 2), (w, h), interpolation=cv2.INTER_LINEAR)
+        else:
+            b = cv2.GaussianBlur(a, (0, 0), sg)
+        fs.append(b)
+        if sg in _SHADE_SLOPES:
+            # the slope times sigma: a shift of the blur by a fraction of sigma
+            fs.append(cv2.Sobel(b, cv2.CV_32F, 1, 0, ksize=1, scale=0.5 * sg))
+            fs.append(cv2.Sobel(b, cv2.CV_32F, 0, 1, ksize=1, scale=0.5 * sg))
+    return fs
+
+
+def _shaded_backdrop(I, a, known_b, plate, reach, base=None):
+    """B, the backdrop behind every pixel of a crop, (h, w, 3) float32.
+
+    The reference backdrop (the plate, or without one a push-pull fill of
+    the confident backdrop farther than `reach` px from the jewelry)
+    times its shading ``I / reference``, as a push-pull fill of the
+    confident-backdrop pixels. Where the jewelry lies on the backdrop a
+    contact shadow darkens it most *under* the soft edge, where it cannot
+    be seen, so near the jewelry the shading is modelled instead: a linear
+    function of the mask blurred at 1, 2, 4 and 8 px (and shifted, through
+    the slopes), fitted by least squares (a little ridge) to the shading of
+    the confident backdrop within `reach` px of the jewelry, and
+    extrapolated under the edge. The colour of the correction stays the
+    fill's; the model gives its brightness. `base`, when the caller has
+    it, is that fill of ``I / plate`` (h, w, 3), not made again (with a
+    plate only).
+    """
+    w = known_b.astype(np.float32)
+    if not known_b.any():
+        if plate is None:
+            return I.copy()
+        return plate if base is None else plate * base
+    if reach <= 0:
+        return _backdrop_estimate(I, known_b, plate)
+    dist = cv2.distanceTransform(known_b.astype(np.uint8), cv2.DIST_L2, 3)
+    near = known_b & (dist <= reach)
+    if plate is None:
+        far = known_b & ~near
+        plate = fill(I, far.astype(np.float32)) if far.any() else fill(I, w)
+    ratio = I / np.maximum(plate, 1e-3)
+    base = fill(ratio, w, np.ones(3, np.float32)) if base is None else base.copy()
+    idx = np.flatnonzero(near)
+    n = idx.size
+    if n < 10 * (len(_SHADE_SIGMAS) + 2 * len(_SHADE_SLOPES) + 1):
+        return plate * base
+    fs = _shade_features(a)
+    Xn = np.empty((n, len(fs) + 1), np.float32)
+    Xn[:, 0] = 1.0
+    for j, f in enumerate(fs):
+        Xn[:, j + 1] = f.ravel()[idx]
+    A = (Xn.T @ Xn).astype(np.float64) + (1e-3 * n) * np.eye(Xn.shape[1])
+    coef = np.linalg.solve(A, (Xn.T @ ratio.reshape(-1, 3)[idx].mean(1)).astype(np.float64))
+    shade = np.full(a.shape, coef[0], np.float32)
+    for c, f in zip(coef[1:], fs):
+        shade += np.float32(c) * f
+    np.clip(shade, 0.2, 1.5, out=shade)
+    # the fill's colour (a plate a little off in hue), the model's brightness
+    shade /= np.maximum(base @ np.full(3, 1.0 / 3.0, np.float32), 1e-3)
+    base *= shade[..., None]
+    return plate * base
+
+
 # --- the band ------------------------------------------------------------------
 
 _CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
@@ -420,22 +513,26 @@ def _colour_model(I, a0, band, plate, s, fb, rr, cc):
             hp = np.maximum(np.maximum(d[:, 0], d[:, 1]), d[:, 2])
             wb[cr, cc_] = (hp < 0.03) * np.clip(1.0 - 2.0 * a0[cr, cc_], 0.0, 1.0)
     fb_b, fb_f = fb if fb is not None else (None, None)
+    h, w = a0.shape
     if plate is None:
         Bs = _fill_small(I, wb, fb_b)
         B = _sample_small(Bs, rr, cc)
+        Bfull = cv2.resize(Bs, (w, h), interpolation=cv2.INTER_LINEAR)
     else:
         ratio = _fill_small(I / np.maximum(plate, 1e-3), wb, fb_b)
-        B = plate[rr, cc] * _sample_small(ratio, rr, cc)
+        shading = cv2.resize(ratio, (w, h), interpolation=cv2.INTER_LINEAR)
+        Bfull = plate * shading
+        if s.shadow_aware and s.shade_reach > 0:
+            # the contact shadow under the edge, modelled (it may only darken)
+            np.minimum(Bfull, _shaded_backdrop(I, a0, wb > 0.5, plate, s.shade_reach, base=shading), out=Bfull)
+            B = Bfull[rr, cc]
+        else:
+            B = plate[rr, cc] * _sample_small(ratio, rr, cc)
     # foreground samples: the confident foreground, and the band pixels that
     # stand out most from the backdrop in their 5 x 5 neighbourhood (the
     # middle of a wire), so a chain with no fully covered pixel and no
     # confident metal nearby still gets its own colour
     wf = known_f.astype(np.float32)
-    h, w = a0.shape
-    if plate is None:
-        Bfull = cv2.resize(Bs, (w, h), interpolation=cv2.INTER_LINEAR)
-    else:
-        Bfull = plate * cv2.resize(ratio, (w, h), interpolation=cv2.INTER_LINEAR)
     dn = norm3(I - Bfull)
     dmax = cv2.dilate(dn, np.ones((5, 5), np.uint8))
     wc = band * (dmax > s.min_contrast) * (dn / np.maximum(dmax, 1e-6)) ** 8
