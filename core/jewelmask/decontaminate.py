@@ -36,7 +36,7 @@ link. :func:`decontaminate` estimates ``F`` where ``0 < a < 1``:
   is regressed on that halo (the contrast ``I - B`` read on the covered
   pixels, itself sharpened, so solved by fixed-point iteration), both less
   their local mean; per radius of 0.7, 1, 1.4, 2 and 2.8 px, ``k`` is the
-  weighted median over at most 24 tiles, counted only if at least three
+  weighted median over at most 16 tiles, counted only if at least three
   tiles, and 70 % of them, give an amount in [-0.5, 1]; the radius is the
   one whose halo explains most (``sharpen_radius`` fixes it). No evidence:
   no sharpening;
@@ -343,7 +343,7 @@ _HALO_TILE = 256
 def _sharpen_amount(img, a, boxes, plate, s):
     """The camera's unsharp mask, from the halo beside the edge: (amount, radius).
 
-    Per tile (`boxes`: at most 24 of them are used) and radius, the
+    Per tile (`boxes`: at most 16 of them, spread over the list) and radius, the
     least-squares amount ``k = h(k) . y / h(k) . h(k)`` of
     :func:`_halo_sums`, solved by fixed-point iteration from 0. At a radius
     the amount is the tiles' median weighted by ``h . h``, provided at least
@@ -356,7 +356,7 @@ def _sharpen_amount(img, a, boxes, plate, s):
     radii = _SHARPEN_RADII if s.sharpen_radius is None else (s.sharpen_radius,)
     H, W = a.shape
     sums = []
-    for i in np.unique(np.linspace(0, len(boxes) - 1, min(24, len(boxes))).round().astype(int)):
+    for i in np.unique(np.linspace(0, len(boxes) - 1, min(16, len(boxes))).round().astype(int)):
         core = boxes[i][0]
         # a margin for the 14 px of the shadow test and the local means
         R0, C0 = max(0, core[0] - 24), max(0, core[1] - 24)
