@@ -3,7 +3,7 @@
     python -m bench.bench_auto_speed ai      --set 1600          # cache the AI alphas (once)
     python -m bench.bench_auto_speed run     --set 1600 --core DIR --tag NAME
     python -m bench.bench_auto_speed compare --set 1600 --ref NAME --new NAME
-    python -m bench.bench_auto_speed time    --set 6000 --scene 0 [--repeat 3] [--stages]
+    python -m bench.bench_auto_speed time    --set 6000 --scene 0 [--repeat 3] [--stages] [--no-reuse]
 
 ``ai`` runs the full-detail AI pass (``RecipeSettings().ai``) once per scene
 and stores it as float32, so both engines see exactly the same AI alpha.
@@ -143,6 +143,11 @@ def cmd_time(args) -> None:
     import jewelmask
 
     print(f"jewelmask from {jewelmask.__file__}")
+    if not args.no_reuse:
+        # as the command line, the batch's workers and the editors' worker run
+        from jewelmask.fastops import reuse_freed_memory
+
+        print(f"reuse freed memory: {reuse_freed_memory()}")
     ss = _scenes(args.set)
     image = ss.image(args.scene)
     settings = RecipeSettings(refine=None) if args.no_refine else RecipeSettings()
@@ -206,6 +211,9 @@ def main(argv=None) -> int:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--stages", action="store_true")
     p.add_argument("--no-refine", action="store_true", help="auto without refine (RecipeSettings(refine=None))")
+    p.add_argument("--no-reuse", action="store_true",
+                   help="leave glibc's allocator as it is (fresh pages for every large array; "
+                        "jewelmask's entry points call fastops.reuse_freed_memory)")
     args = ap.parse_args(argv)
     {"ai": cmd_ai, "run": cmd_run, "compare": cmd_compare, "time": cmd_time}[args.cmd](args)
     return 0

@@ -410,7 +410,10 @@ def process_job(job: Job) -> dict:
 def _init_worker(threads: int) -> None:
     import cv2
 
+    from .fastops import reuse_freed_memory
+
     cv2.setNumThreads(max(1, threads))
+    reuse_freed_memory()
 
 
 # -- state and report --------------------------------------------------------

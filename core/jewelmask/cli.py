@@ -513,6 +513,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from .fastops import reuse_freed_memory
+
+    reuse_freed_memory()
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

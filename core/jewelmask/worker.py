@@ -524,6 +524,9 @@ def main(argv=None) -> int:
     p.add_argument("--idle", type=float, default=600.0,
                    help="with --serve: exit after this many seconds without a client (default 600)")
     args = p.parse_args(argv)
+    from .fastops import reuse_freed_memory
+
+    reuse_freed_memory()  # _give_back_memory returns it after each command
     if args.describe:
         json.dump(describe_ops(), sys.stdout, indent=1)
         sys.stdout.write("\n")
