@@ -294,3 +294,20 @@ def test_sigterm_finishes_what_runs_and_writes_the_report(tmp_path):
     assert proc.wait(timeout=60) == 130
     rep = json.loads((out / "report.json").read_text())
     assert rep["counts"]["ok"] == len(_state_lines(out)) >= 2
+
+
+def test_each_photo_hands_its_freed_memory_back(tmp_path, monkeypatch):
+    # workers reuse freed memory within a photo (fastops.reuse_freed_memory);
+    # between photos it must go back, or the pixel budget undercounts them
+    from jewelmask import fastops
+
+    calls = []
+    monkeypatch.setattr(fastops, "give_back_freed_memory", lambda: calls.append(1))
+    src = tmp_path / "in"
+    _photo(src / "a.jpg", 0)
+    (src / "broken.jpg").write_bytes(b"not an image")
+    jobs = batch.plan_jobs(src, tmp_path / "out", ["a.jpg", "broken.jpg"], config_folders={},
+                           base=dict(batch.OPTION_DEFAULTS, recipe="channel"))
+    recs = [batch.process_job(job) for job in jobs]
+    assert [r["status"] for r in recs] == ["ok", "failed"]
+    assert len(calls) == 2  # after every photo, the failed one too

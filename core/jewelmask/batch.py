@@ -402,6 +402,12 @@ def process_job(job: Job) -> dict:
         rec.update(status="failed", error="out of memory; run with fewer --jobs or a smaller --memory")
     except Exception as exc:  # a bug or a decoder's surprise: recorded, the batch goes on
         rec.update(status="failed", error=f"unexpected {type(exc).__name__}: {exc}")
+    finally:
+        # freed memory is reused within a photo (reuse_freed_memory); between
+        # photos it goes back, so the pixel budget charges what is resident
+        from .fastops import give_back_freed_memory
+
+        give_back_freed_memory()
     rec["seconds"] = round(time.perf_counter() - t0, 3)
     rec["finished"] = round(time.time(), 1)
     return rec

@@ -101,6 +101,7 @@ import numpy as np
 from . import __version__
 from .bridge_client import parse_colours
 from .errors import JewelmaskError, ModelUnavailableError
+from .fastops import give_back_freed_memory, reuse_freed_memory
 
 PROTOCOL = 1
 
@@ -385,17 +386,6 @@ class Connection:
         return self._queue.get()
 
 
-def _give_back_memory() -> None:
-    """Return freed memory to the system after a command (a 24 MP run peaks at
-    a few GB; a persistent worker should not sit on it while idle). glibc only."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
 def serve_connection(conn: Connection, is_stale=lambda: False) -> str:
     """Answer requests until end of input or ``quit``; returns why it stopped."""
     while True:
@@ -424,7 +414,7 @@ def serve_connection(conn: Connection, is_stale=lambda: False) -> str:
                 try:
                     conn.send(run_request(req, conn.send, conn.cancelled))
                 finally:
-                    _give_back_memory()
+                    give_back_freed_memory()  # a persistent worker should not sit on it while idle
             else:
                 raise ProtocolError(f"unknown cmd {cmd!r} (hello, ops, run, cancel, quit)")
         except (BrokenPipeError, ConnectionError):
@@ -524,9 +514,7 @@ def main(argv=None) -> int:
     p.add_argument("--idle", type=float, default=600.0,
                    help="with --serve: exit after this many seconds without a client (default 600)")
     args = p.parse_args(argv)
-    from .fastops import reuse_freed_memory
-
-    reuse_freed_memory()  # _give_back_memory returns it after each command
+    reuse_freed_memory()  # given back after each command
     if args.describe:
         json.dump(describe_ops(), sys.stdout, indent=1)
         sys.stdout.write("\n")
