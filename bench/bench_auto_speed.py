@@ -145,7 +145,7 @@ def cmd_time(args) -> None:
     print(f"jewelmask from {jewelmask.__file__}")
     if not args.no_reuse:
         # as the command line, the batch's workers and the editors' worker run
-        from jewelmask.fastops import reuse_freed_memory
+        from jewelmask.memory import reuse_freed_memory
 
         print(f"reuse freed memory: {reuse_freed_memory()}")
     ss = _scenes(args.set)
@@ -213,7 +213,7 @@ def main(argv=None) -> int:
     p.add_argument("--no-refine", action="store_true", help="auto without refine (RecipeSettings(refine=None))")
     p.add_argument("--no-reuse", action="store_true",
                    help="leave glibc's allocator as it is (fresh pages for every large array; "
-                        "jewelmask's entry points call fastops.reuse_freed_memory)")
+                        "jewelmask's entry points call memory.reuse_freed_memory)")
     args = ap.parse_args(argv)
     {"ai": cmd_ai, "run": cmd_run, "compare": cmd_compare, "time": cmd_time}[args.cmd](args)
     return 0

@@ -297,12 +297,10 @@ def test_sigterm_finishes_what_runs_and_writes_the_report(tmp_path):
 
 
 def test_each_photo_hands_its_freed_memory_back(tmp_path, monkeypatch):
-    # workers reuse freed memory within a photo (fastops.reuse_freed_memory);
+    # workers reuse freed memory within a photo (memory.reuse_freed_memory);
     # between photos it must go back, or the pixel budget undercounts them
-    from jewelmask import fastops
-
     calls = []
-    monkeypatch.setattr(fastops, "give_back_freed_memory", lambda: calls.append(1))
+    monkeypatch.setattr(batch, "give_back_freed_memory", lambda: calls.append(1))
     src = tmp_path / "in"
     _photo(src / "a.jpg", 0)
     (src / "broken.jpg").write_bytes(b"not an image")

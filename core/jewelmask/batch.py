@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import JewelmaskError
+from .memory import give_back_freed_memory, reuse_freed_memory
 
 __all__ = ["IMAGE_SUFFIXES", "OPTION_DEFAULTS", "BatchError", "Job", "scan", "folder_options",
            "plan_jobs", "process_job", "run_batch", "watch", "write_report"]
@@ -405,8 +406,6 @@ def process_job(job: Job) -> dict:
     finally:
         # freed memory is reused within a photo (reuse_freed_memory); between
         # photos it goes back, so the pixel budget charges what is resident
-        from .fastops import give_back_freed_memory
-
         give_back_freed_memory()
     rec["seconds"] = round(time.perf_counter() - t0, 3)
     rec["finished"] = round(time.time(), 1)
@@ -415,8 +414,6 @@ def process_job(job: Job) -> dict:
 
 def _init_worker(threads: int) -> None:
     import cv2
-
-    from .fastops import reuse_freed_memory
 
     cv2.setNumThreads(max(1, threads))
     reuse_freed_memory()

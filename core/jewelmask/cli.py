@@ -14,6 +14,7 @@ import numpy as np
 
 from . import __version__
 from .errors import JewelmaskError
+from .memory import reuse_freed_memory
 
 SAVE_CHOICES = ("mask", "cutout", "both", "clipped-jpeg", "tiff")
 CLIP_NAME = "jewelmask outline"
@@ -513,8 +514,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from .fastops import reuse_freed_memory
-
     reuse_freed_memory()
     try:
         return int(args.func(args) or 0)

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 __all__ = ["Tile", "tiles", "tile_any", "tile_max", "tile_boxes", "pmap", "pimap", "median_blur_u8",
-           "Components", "components", "reuse_freed_memory", "give_back_freed_memory"]
+           "Components", "components"]
 
 THREADS = max(1, min(2, os.cpu_count() or 1))
 """Threads :func:`pmap` uses: the tile loops are numpy and OpenCV calls,
@@ -33,51 +33,6 @@ which release the GIL, so two threads use both cores of a small machine."""
 
 TILE = 256
 """Default tile side: a few float32 planes of a tile stay in the L2/L3 cache."""
-
-
-def reuse_freed_memory() -> bool:
-    """Let the process reuse freed memory for its next arrays (glibc only).
-
-    A 24 MP photo goes through dozens of full-size float arrays. glibc gives
-    every block over 32 MB fresh pages from the kernel (mmap) and hands them
-    back when it is freed, so each new array has the kernel zero its pages
-    again: on a 2-core machine a fifth to a third of the CPU of a 24 MP
-    ``auto`` (measured: 4.2-4.7 s of system time per call, 0.9 s with this).
-    This turns mmap off and raises the trim threshold, so freed arrays are
-    reused. The peak memory of a call stays about the same; the process
-    keeps it until it exits or calls :func:`give_back_freed_memory` (the
-    editors' worker does after every command, the batch's workers after
-    every photo).
-
-    The command line, the batch's workers and the editors' worker call it
-    at start; a program that embeds the engine may. It changes the
-    allocator of the whole process, so importing jewelmask does not.
-
-    Returns
-    -------
-    bool
-        True when set (Linux with glibc), False where it does not apply.
-    """
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        m_trim_threshold, m_mmap_max = -1, -4  # malloc.h
-        return bool(libc.mallopt(m_mmap_max, 0)) and bool(libc.mallopt(m_trim_threshold, 2**31 - 1))
-    except (OSError, AttributeError):
-        return False
-
-
-def give_back_freed_memory() -> None:
-    """Return freed memory to the system (glibc's ``malloc_trim``; elsewhere
-    nothing): after a 24 MP photo a long-lived process should not sit on a
-    few GB it no longer uses."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 @dataclass(frozen=True)

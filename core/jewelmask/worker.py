@@ -101,7 +101,7 @@ import numpy as np
 from . import __version__
 from .bridge_client import parse_colours
 from .errors import JewelmaskError, ModelUnavailableError
-from .fastops import give_back_freed_memory, reuse_freed_memory
+from .memory import give_back_freed_memory, reuse_freed_memory
 
 PROTOCOL = 1
 
