@@ -4,6 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
+from jewelmask import refine
 from jewelmask.refine import RefineSettings, refine_band, refine_edge
 
 GOLD = np.array([0.78, 0.58, 0.22], np.float32)
@@ -166,8 +167,8 @@ def test_contact_shadow_is_not_metal():
     assert out[shadow].mean() < 0.5 * guess[shadow].mean()
 
 
-def _lying_wire(reach, strength=0.3):
-    """A 2 px gold wire lying on the sweep, its contact shadow under its
+def _lying_wire(reach, strength=0.3, metal=GOLD):
+    """A 2 px wire (gold unless told) lying on the sweep, its contact shadow under its
     edges (the wire blurred and shifted a little, darkening the sweep by up
     to `strength`), refined from a fat mask with the unshadowed plate;
     returns (alpha, refined)."""
@@ -176,7 +177,7 @@ def _lying_wire(reach, strength=0.3):
     alpha = _coverage(shape, [wire])
     B = _sweep(shape)
     shadow = strength * cv2.GaussianBlur(np.roll(alpha, 2, axis=0), (0, 0), 1.8)
-    shot = alpha[..., None] * GOLD + (1 - alpha[..., None]) * B * (1 - shadow[..., None])
+    shot = alpha[..., None] * metal + (1 - alpha[..., None]) * B * (1 - shadow[..., None])
     shot = cv2.GaussianBlur(shot.astype(np.float32), (0, 0), 0.5)
     shot += np.random.default_rng(4).normal(0, 0.003, shot.shape).astype(np.float32)
     fat = cv2.GaussianBlur(cv2.dilate((alpha > 0.3).astype(np.float32), np.ones((5, 5), np.uint8)), (0, 0), 1)
@@ -200,6 +201,32 @@ def test_the_contact_shadow_under_a_lying_wire_does_not_fatten_it():
     assert _rim_error(alpha, plain) < _rim_error(alpha, plain0) + 0.01
     core = alpha > 0.9
     assert modelled[core].mean() > 0.9  # the wire itself stays
+
+
+def test_a_gold_rim_in_a_deep_contact_shadow_is_unmixed_with_the_backdrop_free(monkeypatch):
+    # a shadow darker under the edge than the model makes it: gold differs
+    # from a darker sweep in colour, so the backdrop's brightness is solved
+    # for, and the rim is not read as covered
+    alpha, unmixed = _lying_wire(12.0, strength=0.45)
+    monkeypatch.setattr(refine, "_UNMIX_SEP", 1e9)  # no colour counts as apart: unmixing off
+    _, line_only = _lying_wire(12.0, strength=0.45)
+    assert _rim_error(alpha, unmixed) < 0.7 * _rim_error(alpha, line_only)  # 0.076 against 0.144
+    assert unmixed[alpha > 0.9].mean() > 0.98  # the wire itself stays
+    # no shadow: nothing to unmix
+    _, plain = _lying_wire(12.0, strength=0.0)
+    monkeypatch.undo()
+    _, plain_unmixed = _lying_wire(12.0, strength=0.0)
+    assert np.abs(plain_unmixed - plain).max() < 0.02
+
+
+def test_a_neutral_wire_is_left_to_the_line_model(monkeypatch):
+    # silver on a neutral sweep is a shade of the backdrop: its colour cannot
+    # tell metal from shadow, so unmixing must not act
+    silver = np.array([0.62, 0.62, 0.63], np.float32)
+    _, on = _lying_wire(12.0, strength=0.45, metal=silver)
+    monkeypatch.setattr(refine, "_UNMIX_SEP", 1e9)
+    _, off = _lying_wire(12.0, strength=0.45, metal=silver)
+    assert np.array_equal(on, off)
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32, np.float64])
