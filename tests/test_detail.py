@@ -12,6 +12,7 @@ from jewelmask.detail import (
     channel_mask,
     colour_range_mask,
     keep_connected,
+    mirror_reflection,
     open_gaps,
     plate_alpha,
     stone_regions,
@@ -395,3 +396,57 @@ def test_open_gaps_measures_texture_beyond_the_reach_of_the_rims():
     # texture all through (a stone's facets): kept
     rough = BackdropDifference(None, diff.effective, None, None, np.full(alpha.shape, 3.0, np.float32), diff.noise, None)
     assert open_gaps(alpha, rough, coverage=cover, outside_texture=0.5)[place].mean() == 1.0
+
+
+def _standing_ring(fade=0.25, shape=(360, 300)):
+    """A gold ring standing on a glossy sweep at row 220, and its mirror image
+    below (upside down, `fade` as strong, a little blurred), with a mask that
+    took the mirror image for part of the piece (as an AI mask does).
+    Returns (image, mask, true alpha, mirror strength)."""
+    H, W = shape
+    s = 4
+    big = np.zeros((H * s, W * s), np.uint8)
+    cv2.ellipse(big, (150 * s, 150 * s), (55 * s, 70 * s), 0, 0, 360, 255, thickness=7 * s)
+    cv2.circle(big, (150 * s, 72 * s), 14 * s, 255, -1)  # the stone on top
+    alpha = cv2.resize(big.astype(np.float32) / 255, (W, H), interpolation=cv2.INTER_AREA)
+    alpha[221:] = 0.0  # it stands on the floor at row 220
+    rr, cc = np.mgrid[0:H, 0:W].astype(np.float32)
+    gold = np.stack([0.78 + 0 * cc, 0.6 + 0 * cc, 0.25 + 0 * cc], -1) * (0.8 + 0.2 * np.sin(cc / 6.0))[..., None]
+    bg = np.stack([0.8 - 0.05 * rr / H] * 3, -1) * np.array([1.0, 0.99, 0.97])
+    flip = np.zeros_like(alpha)
+    flip[221:] = alpha[220 - (np.arange(221, H) - 221)][:H - 221]
+    prem = cv2.GaussianBlur((flip[..., None] * gold).astype(np.float32), (0, 0), 1.5)
+    r = cv2.GaussianBlur(flip, (0, 0), 1.5) * fade
+    bgr = bg * (1 - r[..., None]) + prem * fade * 0.9
+    img = alpha[..., None] * gold + (1 - alpha[..., None]) * bgr
+    img += np.random.default_rng(3).normal(0, 0.004, img.shape)
+    mask = np.maximum(alpha, (r > 0.02 * fade).astype(np.float32))
+    return (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8), mask, alpha, r
+
+
+def test_the_mirror_image_in_a_glossy_floor_is_found_and_the_piece_kept():
+    img, mask, alpha, r = _standing_ring()
+    plate = backdrop_plate(img, exclude=mask > 0.1)
+    found = mirror_reflection(img, mask, plate)
+    mirror = (r > 0.3 * 0.25) & (np.arange(img.shape[0])[:, None] >= 223)
+    assert found[mirror].mean() > 0.9
+    assert not (found & (alpha > 0)).any()
+
+
+def test_a_twin_as_strong_as_the_piece_is_not_a_reflection():
+    # the same shape mirrored at full strength is a second piece, not a mirror image
+    img, mask, alpha, _ = _standing_ring(fade=1.0)
+    plate = backdrop_plate(img, exclude=mask > 0.1)
+    assert not mirror_reflection(img, mask, plate).any()
+
+
+def test_auto_clears_the_mirror_image_unless_reflections_are_kept():
+    from jewelmask.recipes import RecipeSettings, auto_stages
+
+    img, mask, alpha, r = _standing_ring()
+    mirror = (r > 0.3 * 0.25) & (np.arange(img.shape[0])[:, None] >= 223)
+    cleared = auto_stages(img, ai=mask, settings=RecipeSettings(refine=None))["alpha"]
+    kept = auto_stages(img, ai=mask, settings=RecipeSettings(refine=None, overrides={"keep_shadows": True}))["alpha"]
+    assert cleared[mirror].mean() < 0.1
+    assert kept[mirror].mean() > 0.5
+    assert cleared[alpha > 0.9].mean() > 0.9

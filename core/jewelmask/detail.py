@@ -42,6 +42,7 @@ __all__ = [
     "open_gaps",
     "keep_connected",
     "stone_regions",
+    "mirror_reflection",
 ]
 
 # --- helpers --------------------------------------------------------------
@@ -168,6 +169,94 @@ def stone_regions(ai, strong, *, work_size: int = 600, min_ai: float = 0.25,
     if not found.any():
         return np.zeros((h, w), bool)
     return cv2.resize(found * np.uint8(255), (w, h), interpolation=cv2.INTER_LINEAR) >= 128
+
+
+def mirror_reflection(image, alpha, plate: Plate, *, work_size: int = 600, min_corr: float = 0.7,
+                      max_fade: float = 0.4, max_contrast: float = 0.6, weaker: float = 0.6) -> np.ndarray:
+    """Pixels of the mask that are the piece's mirror image in a glossy floor.
+
+    A piece standing on a glossy sweep is mirrored in it, upside down below
+    the line where it stands and fainter, and an AI mask often takes the
+    mirror image for part of the piece. Per connected part of the mask it
+    looks for a horizontal line below which the difference from the plate
+    is the part above it, mirrored, times a fade: the colour differences
+    correlate (at least `min_corr`) with a slope between 0.05 and
+    `max_fade` (a glossy floor returns 5-40 % of the light), and the
+    strongest differences below are at most `max_contrast` of the strongest
+    above (a chain hanging on below a clasp is as strong as above, its
+    mirror image is not). Below the line the mask's pixels whose mirror
+    pixel above is the piece and whose difference is at most `weaker` times
+    the mirror pixel's are the reflection.
+
+    Parameters
+    ----------
+    image : (H, W, 3) or (H, W, 4) array
+        The photo (any dtype of :func:`jewelmask.dtypes.as_float_image`).
+    alpha : (H, W) float array
+        The mask.
+    plate : Plate
+        The backdrop plate.
+    work_size : int
+        Long side of the working resolution of the search.
+
+    Returns
+    -------
+    (H, W) bool array
+        True where the mask holds the mirror image (to be set to 0 unless
+        reflections are to be kept).
+    """
+    rgb = rgb01(image)
+    H, W = alpha.shape
+    out = np.zeros((H, W), bool)
+    f = min(1.0, work_size / max(H, W))
+    h, w = max(1, round(H * f)), max(1, round(W * f))
+    small = np.clip(cv2.cvtColor(plate.lab_small, cv2.COLOR_Lab2RGB), 0, 1)
+    d = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA) - cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    a = cv2.resize(np.asarray(alpha, np.float32), (w, h), interpolation=cv2.INTER_AREA)
+    n, lab, stats, _ = cv2.connectedComponentsWithStats((a >= 0.5).view(np.uint8), connectivity=8)
+    for i in range(1, n):
+        x, y, bw, bh, area = (int(v) for v in stats[i])
+        if bh < 24 or area < 100:
+            continue
+        comp = lab[y:y + bh, x:x + bw] == i
+        dd = d[y:y + bh, x:x + bw]
+        aa = np.where(comp, a[y:y + bh, x:x + bw], 0.0)
+        best = None
+        for y0 in range(int(0.3 * bh), bh - 6):
+            K = min(y0, bh - y0)
+            m = (aa[y0 - K:y0][::-1] >= 0.5) & (aa[y0:y0 + K] > 0.1)
+            if m.sum() < 100:
+                continue
+            A, B = dd[y0 - K:y0][::-1][m], dd[y0:y0 + K][m]
+            sab, saa, sbb = float((A * B).sum()), float((A * A).sum()), float((B * B).sum())
+            corr, slope = sab / np.sqrt(saa * sbb + 1e-12), sab / (saa + 1e-12)
+            if corr >= min_corr and 0.05 <= slope <= max_fade and (best is None or corr * m.sum() > best[0]):
+                best = (corr * m.sum(), y0)
+        if best is None:
+            continue
+        y0 = best[1]
+        dn = norm3(dd)
+        up, low = dn[:y0][comp[:y0]], dn[y0:][comp[y0:]]
+        if low.size < 20 or np.percentile(low, 95) > max_contrast * np.percentile(up, 95):
+            continue
+        # at full resolution: rows below the line against their mirror rows above
+        Y0 = int(round((y + y0) / f))
+        c0, c1 = max(0, int(x / f) - 4), min(W, int(np.ceil((x + bw) / f)) + 4)
+        r1 = min(H, int(np.ceil((y + bh) / f)) + 4, 2 * Y0)
+        r0 = Y0 + 2  # the line itself and the row under it stay (the contact)
+        if r1 <= r0:
+            continue
+        m0 = 2 * Y0 - r1  # the mirror rows: 2 Y0 - 1 - r for r in [r0, r1)
+        box = (m0, c0, r1, c1)
+        dn_box = norm3(rgb[m0:r1, c0:c1] - plate.rgb(box))
+        below = dn_box[r0 - m0:]
+        mirror = dn_box[:2 * Y0 - r0 - m0][::-1]
+        held = np.asarray(alpha[r0:r1, c0:c1])
+        # the mirror image is blurred by the floor: its fringe reaches past
+        # the mirrored piece by a few pixels
+        up_a = cv2.dilate(np.ascontiguousarray(alpha[m0:2 * Y0 - r0, c0:c1][::-1], np.float32), _disk(2))
+        out[r0:r1, c0:c1] |= (held > 0) & (up_a >= 0.3) & (below <= weaker * mirror + 0.03)
+    return out
 
 
 def _fill_holes(mask: np.ndarray) -> np.ndarray:

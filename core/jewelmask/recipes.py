@@ -27,6 +27,7 @@ from .detail import (
     colour_range_mask,
     keep_connected,
     line_energy,
+    mirror_reflection,
     open_gaps,
     plate_alpha,
     stone_regions,
@@ -246,6 +247,9 @@ def _auto(image, *, settings, progress, ai, brush, maps: bool) -> dict:
     full = {name: np.zeros((H, W), np.float32) for name in ("detail", "bulk", "gaps_opened")} if maps else {}
     ridge = _detail(rgb, ai, plate, box, cfg, out=alpha[r0:r1, c0:c1],
                     maps={name: m[r0:r1, c0:c1] for name, m in full.items()} if maps else None)
+    if not cfg.keep_shadows:
+        # a standing piece's mirror image in a glossy floor is backdrop
+        alpha[mirror_reflection(rgb, alpha, plate)] = 0.0
     stages.update(full, combined=alpha, alpha=alpha, box=box)
     if settings.refine is not None:
         report(0.9)
