@@ -434,7 +434,11 @@ def _shaded_backdrop(I, a, known_b, plate, reach, base=None, ratio=None):
     for j, f in enumerate(fs):
         Xn[:, j + 1] = f.ravel()[idx]
     A = (Xn.T @ Xn).astype(np.float64) + (1e-3 * n) * np.eye(Xn.shape[1])
-    coef = np.linalg.solve(A, (Xn.T @ np.take(ratio.reshape(-1, 3), idx, axis=0).mean(1)).astype(np.float64))
+    # the mean of the three channels written out: numpy's mean over a last
+    # axis of 3 adds in the same order ((r + g) + b) / 3, 20 times slower
+    rn = np.take(ratio.reshape(-1, 3), idx, axis=0)
+    target = (rn[:, 0] + rn[:, 1] + rn[:, 2]) / 3
+    coef = np.linalg.solve(A, (Xn.T @ target).astype(np.float64))
     shade = np.full(a.shape, coef[0], np.float32)
     for c, f in zip(coef[1:], fs):
         shade += np.float32(c) * f
