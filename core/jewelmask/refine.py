@@ -47,6 +47,7 @@ so the cost grows with the length of the edge, not with the photo.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -454,6 +455,19 @@ def _shaded_backdrop(I, a, known_b, plate, reach, base=None, ratio=None):
 _CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 
 
+@functools.lru_cache(maxsize=8)
+def _radius_kernel(radius: float) -> np.ndarray:
+    """The offsets within `radius` of a pixel by the distance transform's
+    5 x 5 chamfer distance, (k, k) uint8: a dilation of the seeds by it is
+    the band ``distanceTransform(~seeds, DIST_L2, 5) <= radius + 1e-3``
+    (a chamfer distance is the cheapest path of mask steps from the
+    nearest seed), a third of the time for small radii."""
+    R = int(math.ceil(radius)) + 2
+    g = np.ones((2 * R + 1, 2 * R + 1), np.uint8)
+    g[R, R] = 0
+    return (cv2.distanceTransform(g, cv2.DIST_L2, 5) <= radius + 1e-3).astype(np.uint8)
+
+
 def _band(a0, brush, s):
     """Bool band of a crop: soft pixels, pixels near the 0.5 contour, the brush."""
     hard = (a0 >= 0.5).astype(np.uint8)
@@ -462,7 +476,6 @@ def _band(a0, brush, s):
     seeds = contour | soft
     band = soft.copy()
     if seeds.any() and s.radius > 0:
-        not_seed = (~seeds).astype(np.uint8)
         if s.smart_radius and s.max_radius > s.radius:
             R = max(1, int(round(s.max_radius)))
             k = 2 * R + 1
@@ -472,11 +485,13 @@ def _band(a0, brush, s):
             detail = np.clip((frac * k / 2.0 - 1.0) / 2.0, 0.0, 1.0)
             radius = s.radius + (s.max_radius - s.radius) * detail
             dist, lab = cv2.distanceTransformWithLabels(
-                not_seed, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
+                (~seeds).astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
             rad_of = np.concatenate([[0.0], radius[seeds]]).astype(np.float32)
             band |= dist <= rad_of[lab] + 1e-3
+        elif s.radius <= 4:
+            band |= cv2.dilate(seeds.astype(np.uint8), _radius_kernel(float(s.radius))) > 0
         else:
-            dist = cv2.distanceTransform(not_seed, cv2.DIST_L2, 5)
+            dist = cv2.distanceTransform((~seeds).astype(np.uint8), cv2.DIST_L2, 5)
             band |= dist <= s.radius + 1e-3
     if brush is not None:
         band |= brush >= 0.5
