@@ -586,7 +586,7 @@ def _colour_model(I, a0, band, plate, s, fb, rr, cc):
             np.minimum(Bfull, _shaded_backdrop(I, a0, known, plate, s.shade_reach, base=shading,
                                                ratio=ratio_full), out=Bfull)
             B = np.take(Bfull.reshape(-1, 3), p, axis=0)
-            shaded = Bfull.sum(-1)
+            shaded = B.sum(-1)  # at the band pixels only: the same sums
         else:
             B = np.take(plate.reshape(-1, 3), p, axis=0) * _sample_small(ratio, rr, cc)
     # foreground samples: the confident foreground, and the band pixels that
@@ -618,8 +618,8 @@ def _colour_model(I, a0, band, plate, s, fb, rr, cc):
         # under the edge the shadow is darker than the model makes it: where
         # the metal's colour tells it apart from a darker backdrop, let the
         # backdrop's brightness be free and take the lower alpha
-        darkening = 1.0 - shaded[rr, cc] / np.maximum(plate[rr, cc].sum(-1), 1e-3)
-        au, wu, off_plane = _unmix_in_shadow(I.reshape(-1, 3)[p], F, B, darkening)
+        darkening = 1.0 - shaded / np.maximum(np.take(plate.reshape(-1, 3), p, axis=0).sum(-1), 1e-3)
+        au, wu, off_plane = _unmix_in_shadow(Ip, F, B, darkening)
         lower = wu * np.maximum(ad - np.clip(au, 0.0, 1.0), 0.0)
         use = wu * (au < ad)
     # how far I is from the segment B-F, in two parts: the squared distance
