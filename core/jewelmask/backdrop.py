@@ -159,18 +159,22 @@ class _PlateColumns:
         return tuple(x[r0 + rows.start:r0 + rows.stop] for x in self.strips)
 
 
-def _norm_conv(values: np.ndarray, weight: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+def _norm_conv(values: np.ndarray, weight: np.ndarray, sigma: float,
+               weight_blur: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Gaussian normalised convolution: a weighted local mean that ignores weight-0 pixels.
 
     The wide blurs of the weight and of each channel run on separate threads
-    (OpenCV does not split a small image's blur).
+    (OpenCV does not split a small image's blur). `weight_blur`, when the
+    caller has it from an earlier call (the same weight and sigma), is the
+    weight's blur, not made again.
     """
-    planes = [weight]
+    planes = [weight] if weight_blur is None else []
     if values.ndim == 3:
         planes += [np.ascontiguousarray(values[..., k]) * weight for k in range(values.shape[2])]
     else:
         planes.append(values * weight)
-    w, *v = pmap(lambda x: cv2.GaussianBlur(x, (0, 0), sigma, borderType=cv2.BORDER_REFLECT), planes)
+    blurred = pmap(lambda x: cv2.GaussianBlur(x, (0, 0), sigma, borderType=cv2.BORDER_REFLECT), planes)
+    w, v = (blurred[0], blurred[1:]) if weight_blur is None else (weight_blur, blurred)
     norm = np.maximum(w, 1e-6)
     if values.ndim == 3:
         return cv2.merge(v) / norm[..., None], w
@@ -271,7 +275,7 @@ def _fit_plate(rgb, exclude=None, *, work_size: int = 480, smoothness: float = 0
         t = np.clip(wsum / 0.05, 0, 1)[..., None]
         plate = t * plate + (1 - t) * wide
     resid = norm3(lab - plate)
-    noise, _ = _norm_conv(resid, w_new.astype(np.float32), sigma)
+    noise, _ = _norm_conv(resid, w_new.astype(np.float32), sigma, wsum)  # wsum: w_new's blur
     # the residual of a clean sweep at this resolution underestimates
     # full-resolution grain: keep a floor
     noise = np.maximum(noise, 0.6).astype(np.float32)
@@ -282,9 +286,13 @@ def _robust_fit(lab, weight, sigma, iterations):
     """Normalised-convolution plate, re-weighted by the residual."""
     w_new = weight
     plate, wsum = _norm_conv(lab, weight, sigma)
+    # the weight's wide blur is the same every round: made once (two of a
+    # fit's 22 blurs, the widest; with the noise's reuse of wsum, 24 MP
+    # plate fit 0.49-0.54 -> 0.46-0.49 s CPU, the same plate)
+    wide = None
     for _ in range(iterations):
         resid = norm3(lab - plate)
-        scat, _ = _norm_conv(resid, weight, sigma * 1.5)
+        scat, wide = _norm_conv(resid, weight, sigma * 1.5, wide)
         scat = np.maximum(scat, 0.5)
         w_new = (weight * (resid < 3.0 * scat + 1.0)).astype(np.float32)
         plate, wsum = _norm_conv(lab, w_new, sigma)

@@ -474,7 +474,11 @@ def _refine_edge(image, *, mask, selection, paths, params, progress):
     from .refine import RefineSettings, refine_edge
 
     alpha = _existing_mask(mask, "Refine Edge")
-    rgb = _rgb(image)
+    # a float32 RGB photo (the editors' worker sends one) is used as it is:
+    # the plate fit reads it without a copy and refine_edge converts only
+    # its tiles, the same values as from _rgb's copy (24 MP: 288 MB less
+    # memory, 0.03 s, and when the pages are new 0.1-1 s of system time)
+    rgb = image if image.dtype == np.float32 and image.ndim == 3 and image.shape[2] == 3 else _rgb(image)
     settings = RefineSettings(radius=params["radius"], smart_radius=params["smart_radius"],
                               max_radius=max(params["max_radius"], params["radius"]),
                               shadow_aware=params["shadow_aware"])
