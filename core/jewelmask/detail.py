@@ -210,8 +210,8 @@ def mirror_reflection(image, alpha, plate: Plate, *, work_size: int = 600, min_c
     out = np.zeros((H, W), bool)
     f = min(1.0, work_size / max(H, W))
     h, w = max(1, round(H * f)), max(1, round(W * f))
-    small = np.clip(cv2.cvtColor(plate.lab_small, cv2.COLOR_Lab2RGB), 0, 1)
-    d = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA) - cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    d = (cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+         - cv2.resize(plate.rgb_small(), (w, h), interpolation=cv2.INTER_LINEAR))
     a = cv2.resize(np.asarray(alpha, np.float32), (w, h), interpolation=cv2.INTER_AREA)
     n, lab, stats, _ = cv2.connectedComponentsWithStats((a >= 0.5).view(np.uint8), connectivity=8)
     for i in range(1, n):
